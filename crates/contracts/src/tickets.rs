@@ -1,0 +1,191 @@
+//! The ticket as other services and integrators see it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    ids::TicketId,
+    tenancy::{Env, Tenant},
+};
+
+/// How urgent a ticket is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    /// Can wait.
+    Low,
+    /// The default.
+    #[default]
+    Normal,
+    /// Needs attention soon.
+    High,
+    /// Needs attention now.
+    Urgent,
+}
+
+impl Priority {
+    /// The lowercase wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Urgent => "urgent",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "low" => Some(Priority::Low),
+            "normal" => Some(Priority::Normal),
+            "high" => Some(Priority::High),
+            "urgent" => Some(Priority::Urgent),
+            _ => None,
+        }
+    }
+}
+
+/// Where a ticket is in its life (seed 003's model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created, nobody has answered yet.
+    New,
+    /// Waiting on support.
+    Open,
+    /// Support replied, waiting on the customer.
+    Pending,
+    /// Resolved; the customer may confirm or reopen.
+    Solved,
+    /// Terminal.
+    Closed,
+}
+
+impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 5] = [
+        Status::New,
+        Status::Open,
+        Status::Pending,
+        Status::Solved,
+        Status::Closed,
+    ];
+
+    /// The lowercase wire and storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Open => "open",
+            Status::Pending => "pending",
+            Status::Solved => "solved",
+            Status::Closed => "closed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// The person a ticket is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Requester {
+    /// Lowercased email address.
+    pub email: String,
+    /// Display name, when known.
+    pub name: Option<String>,
+}
+
+/// A ticket's fields as supplied on creation, already validated by the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NewTicket {
+    /// Assigned by the gateway so a 202 can point at the resource before it exists.
+    pub id: TicketId,
+    /// One line, 1..=255 characters.
+    pub subject: String,
+    /// The opening message (plain text or HTML), may be empty.
+    pub description: String,
+    /// Who asked.
+    pub requester: Requester,
+    /// Urgency.
+    pub priority: Priority,
+    /// The queue (team inbox) the ticket lands in.
+    pub queue: String,
+    /// Free-form labels, lowercased and de-duplicated.
+    pub tags: Vec<String>,
+    /// The channel it came from (`api`, `email`, `web`, ...).
+    pub source: String,
+    /// Integrator-owned key/value pairs.
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A ticket as stored by the ticket service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ticket {
+    /// `tkt_` id.
+    pub id: TicketId,
+    /// Owning tenant.
+    pub tenant: Tenant,
+    /// Test or live.
+    pub env: Env,
+    /// One line summary.
+    pub subject: String,
+    /// The opening message.
+    pub description: String,
+    /// Who asked.
+    pub requester: Requester,
+    /// Lifecycle status.
+    pub status: Status,
+    /// Urgency.
+    pub priority: Priority,
+    /// Team inbox.
+    pub queue: String,
+    /// Labels.
+    pub tags: Vec<String>,
+    /// Origin channel.
+    pub source: String,
+    /// Integrator-owned key/value pairs.
+    pub metadata: BTreeMap<String, String>,
+    /// Increases by one with every change; the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Filters and paging for a ticket listing, as the gateway forwards them to the owner.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketQuery {
+    /// Only tickets in this status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// Only tickets of this priority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    /// Only tickets in this queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
+    /// Only tickets from this requester email (lowercased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// Only tickets carrying this tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// Only tickets created at or after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only tickets created before this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_before: Option<DateTime<Utc>>,
+    /// Page size, 1..=100.
+    pub limit: u16,
+    /// Opaque position from a previous page's `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
