@@ -53,7 +53,11 @@ pub trait Validate {
 /// the environment, then validates them.
 pub fn load<T: DeserializeOwned + Validate>(defaults: &str) -> Result<T, SettingsError> {
     let file = env::var("LOOPDESK_CONFIG").ok();
-    load_from(defaults, file.as_deref(), Environment::with_prefix(ENV_PREFIX))
+    load_from(
+        defaults,
+        file.as_deref(),
+        Environment::with_prefix(ENV_PREFIX),
+    )
 }
 
 /// [`load`] with explicit sources, for tests and tools.
@@ -78,6 +82,19 @@ pub fn load_from<T: DeserializeOwned + Validate>(
         .map_err(|e| SettingsError::Load(e.to_string()))?;
     settings.validate()?;
     Ok(settings)
+}
+
+/// [`load`] reading overrides from `vars` instead of the process environment, with no
+/// config file: tests and tools configure a service without touching global state.
+pub fn load_with_vars<T: DeserializeOwned + Validate>(
+    defaults: &str,
+    vars: std::collections::HashMap<String, String>,
+) -> Result<T, SettingsError> {
+    load_from(
+        defaults,
+        None,
+        Environment::with_prefix(ENV_PREFIX).source(Some(vars)),
+    )
 }
 
 /// Refuses an empty string value.

@@ -38,7 +38,12 @@ async fn readyz(readiness: web::Data<dyn Readiness>) -> HttpResponse {
         status: if ready { "ready" } else { "unavailable" },
         checks: checks
             .into_iter()
-            .map(|(name, ok)| (name.to_owned(), serde_json::Value::from(if ok { "ok" } else { "down" })))
+            .map(|(name, ok)| {
+                (
+                    name.to_owned(),
+                    serde_json::Value::from(if ok { "ok" } else { "down" }),
+                )
+            })
             .collect(),
     };
     if ready {

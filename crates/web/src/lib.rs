@@ -5,6 +5,7 @@ pub mod defaults;
 pub mod health;
 pub mod json;
 pub mod problem;
+pub mod tracing_mw;
 
 pub use health::Readiness;
 pub use json::{BodyLimit, JsonBody};

@@ -34,6 +34,8 @@ struct Document {
     extensions: serde_json::Map<String, serde_json::Value>,
     #[serde(skip)]
     retry_after: Option<u64>,
+    #[serde(skip)]
+    headers: Vec<(header::HeaderName, header::HeaderValue)>,
 }
 
 impl Problem {
@@ -48,6 +50,7 @@ impl Problem {
             errors: Vec::new(),
             extensions: serde_json::Map::new(),
             retry_after: None,
+            headers: Vec::new(),
         }))
     }
 
@@ -104,6 +107,14 @@ impl Problem {
         self
     }
 
+    /// Adds a response header (e.g. `WWW-Authenticate`); an invalid value is dropped.
+    pub fn with_header(mut self, name: header::HeaderName, value: &str) -> Self {
+        if let Ok(value) = header::HeaderValue::from_str(value) {
+            self.0.headers.push((name, value));
+        }
+        self
+    }
+
     /// Adds a member to the document.
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.0.extensions.insert(key.to_owned(), value.into());
@@ -145,6 +156,9 @@ impl ResponseError for Problem {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status());
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        for (name, value) in &self.0.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
         if let Some(secs) = self.0.retry_after {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }

@@ -1,0 +1,25 @@
+//! PostgreSQL mechanism shared by Loopdesk services: a pool whose connections work in the
+//! service's own schema, migrations behind an advisory lock, a transactional outbox with its
+//! relay, and an inbox that makes redelivered messages apply once.
+//!
+//! Mechanism only: no service decides anything here.
+
+mod error;
+mod inbox;
+mod migrate;
+mod outbox;
+mod pool;
+mod relay;
+mod relay_pass;
+mod schema;
+mod settings;
+mod transaction;
+
+pub use error::{StorageError, is_unavailable, violated_constraint};
+pub use inbox::{claim, purge_inbox};
+pub use migrate::{migrate, migrations_applied};
+pub use outbox::{enqueue, enqueue_all};
+pub use pool::{Conn, Pool, PooledConn, build_pool, connection, ping};
+pub use relay::{Relay, RelayError, RelaySettings};
+pub use settings::DatabaseSettings;
+pub use transaction::{TransactionBody, transaction};

@@ -1,0 +1,79 @@
+//! The connection pool: every connection works inside the service's own schema.
+
+use std::time::Duration;
+
+use deadpool::Runtime;
+use diesel::ConnectionError;
+use diesel_async::{
+    AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool::Object},
+};
+use secrecy::ExposeSecret;
+
+use crate::{DatabaseSettings, StorageError, error::unavailable};
+
+/// The pool every service uses.
+pub type Pool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+/// A database connection, as the outbox and inbox functions take it.
+pub type Conn = AsyncPgConnection;
+/// A connection checked out of the [`Pool`]; derefs to [`Conn`] and returns on drop.
+pub type PooledConn = Object<AsyncPgConnection>;
+
+/// Builds the pool. Every connection runs `SET search_path TO "<schema>", public` when it is
+/// created, so each service's tables (and diesel's migration table) live in its own schema.
+/// Does not connect: a service starts while the database is down and reports not-ready.
+pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, StorageError> {
+    settings.validate()?;
+    let set_search_path = search_path_statement(settings);
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.custom_setup = Box::new(move |url| {
+        let set_search_path = set_search_path.clone();
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.batch_execute(&set_search_path)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(
+        settings.url.expose_secret().to_owned(),
+        config,
+    );
+    let timeout = Some(settings.acquire_timeout());
+    Pool::builder(manager)
+        .max_size(settings.max_connections)
+        .wait_timeout(timeout)
+        .create_timeout(timeout)
+        .recycle_timeout(timeout)
+        .runtime(Runtime::Tokio1)
+        .build()
+        .map_err(|err| StorageError::InvalidSettings(err.to_string()))
+}
+
+/// Checks a connection out of the pool, within the acquire timeout. Failures come back as a
+/// diesel error for which [`crate::is_unavailable`] is true.
+pub async fn connection(pool: &Pool) -> diesel::QueryResult<PooledConn> {
+    pool.get().await.map_err(unavailable)
+}
+
+/// `SELECT 1` through the pool within the acquire timeout; for `/readyz`.
+pub async fn ping(pool: &Pool) -> bool {
+    let probe = async {
+        let mut conn = connection(pool).await?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await
+    };
+    matches!(
+        tokio::time::timeout(acquire_timeout(pool), probe).await,
+        Ok(Ok(_))
+    )
+}
+
+pub(crate) fn search_path_statement(settings: &DatabaseSettings) -> String {
+    format!("SET search_path TO {}, public", settings.quoted_schema())
+}
+
+/// The pool keeps its timeouts; used to bound whole operations, not just the checkout.
+pub(crate) fn acquire_timeout(pool: &Pool) -> Duration {
+    pool.timeouts().wait.unwrap_or(Duration::from_millis(2000))
+}
