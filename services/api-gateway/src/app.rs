@@ -1,0 +1,203 @@
+//! Wiring: keys, database, broker and routes, started and stopped together.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use loopdesk_auth::RevocationList;
+use loopdesk_messaging::Broker;
+use loopdesk_storage::Pool;
+use loopdesk_web::{BodyLimit, Readiness, defaults, health, tracing_mw::trace_requests};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    caller::Gatekeeper,
+    command_bus::CommandBus,
+    idempotency::Idempotency,
+    keys,
+    owners::OwnerClient,
+    rate_limit::{self, RateLimiter},
+    settings::Settings,
+    state::GatewayState,
+    tickets,
+};
+
+/// The gateway's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// A built, listening gateway.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+    broker: Broker,
+    pool: Pool,
+}
+
+impl Application {
+    /// Checks the keys, migrates, connects to the broker (in the background) and starts
+    /// serving.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // reqwest is built without a default TLS provider; pick ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let key_ring = keys::key_ring(&settings.auth)?;
+        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
+        let pool = loopdesk_storage::build_pool(&settings.database)?;
+        let shutdown = CancellationToken::new();
+        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+
+        let state = web::Data::new(GatewayState {
+            commands: CommandBus::new(
+                broker.clone(),
+                Duration::from_millis(settings.http.reply_deadline_ms),
+            ),
+            idempotency: Idempotency::new(
+                pool.clone(),
+                Duration::from_millis(settings.idempotency.lock_timeout_ms),
+                chrono::Duration::hours(settings.idempotency.retention_hours),
+            ),
+            tickets: OwnerClient::new(
+                "ticket",
+                &settings.owners.tickets_url,
+                Duration::from_millis(settings.owners.timeout_ms),
+            )?,
+        });
+        let revocations = RevocationList::default();
+        let gatekeeper = web::Data::new(Gatekeeper {
+            keys: key_ring,
+            revocations: revocations.clone(),
+            rate_limiter: RateLimiter::new(
+                settings.rate_limit.per_second,
+                settings.rate_limit.burst,
+            ),
+        });
+
+        let workers = vec![
+            tokio::spawn(keys::refresh_revocations(
+                pool.clone(),
+                revocations,
+                Duration::from_millis(settings.auth.revocation_refresh_ms),
+                shutdown.clone(),
+            )),
+            tokio::spawn(purge_idempotency_keys(state.clone(), shutdown.clone())),
+        ];
+
+        let listener = TcpListener::bind(format!("{}:{}", settings.http.host, settings.http.port))?;
+        let port = listener.local_addr()?.port();
+        let readiness: Arc<dyn Readiness> = Arc::new(Ready {
+            broker: broker.clone(),
+            pool: pool.clone(),
+        });
+        let body_limit = BodyLimit(settings.http.body_limit);
+        let app_pool = web::Data::new(pool.clone());
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::from_fn(rate_limit::headers))
+                .wrap(middleware::from_fn(trace_requests))
+                .app_data(state.clone())
+                .app_data(gatekeeper.clone())
+                .app_data(app_pool.clone())
+                .app_data(body_limit)
+                .configure(defaults::configure)
+                .configure(health::configure(readiness.clone()))
+                .configure(routes)
+                .default_service(web::to(defaults::route_not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            workers,
+            broker,
+            pool,
+        })
+    }
+
+    /// The HTTP port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker connection.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// A token that stops the gateway when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops taking requests, lets
+    /// in-flight ones finish, and returns.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        self.shutdown.cancelled().await;
+        handle.stop(true).await;
+        let _ = server.await;
+        for worker in self.workers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
+        }
+        Ok(())
+    }
+}
+
+/// The public routes.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/v1")
+            .route("/tickets", web::post().to(tickets::create::create_ticket))
+            .route("/tickets", web::get().to(tickets::read::list_tickets))
+            .route("/tickets/{id}", web::get().to(tickets::read::get_ticket))
+            .route("/api_keys", web::post().to(keys::create_key))
+            .route("/api_keys", web::get().to(keys::list_keys))
+            .route("/api_keys/{id}", web::delete().to(keys::revoke_key)),
+    )
+    .route(
+        "/api/create_ticket",
+        web::post().to(tickets::compat::create_ticket),
+    );
+}
+
+struct Ready {
+    broker: Broker,
+    pool: Pool,
+}
+
+#[async_trait::async_trait]
+impl Readiness for Ready {
+    async fn checks(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("broker", self.broker.is_connected()),
+            ("database", loopdesk_storage::ping(&self.pool).await),
+        ]
+    }
+}
+
+async fn purge_idempotency_keys(state: web::Data<GatewayState>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match state.idempotency.purge().await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! What request handlers share.
+
+use crate::{command_bus::CommandBus, idempotency::Idempotency, owners::OwnerClient};
+
+/// Shared by every handler (as `web::Data`).
+pub struct GatewayState {
+    /// Commands to owners.
+    pub commands: CommandBus,
+    /// Idempotency records.
+    pub idempotency: Idempotency,
+    /// The ticket service's read API.
+    pub tickets: OwnerClient,
+}

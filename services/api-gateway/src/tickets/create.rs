@@ -1,0 +1,124 @@
+//! `POST /v1/tickets`: validate, claim the idempotency key, send `ticket.create`, and
+//! answer 201 with the ticket or 202 while the ticket service is still on it.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{
+    commands::{CreateTicket, TicketCommand, TicketReply},
+    ids::{MessageId, TicketId},
+    tickets::NewTicket,
+};
+use loopdesk_web::{JsonBody, Problem};
+use serde::Serialize;
+
+use crate::{
+    caller::Caller,
+    command_bus::Sent,
+    idempotency::{Answer, KeyedRequest},
+    state::GatewayState,
+    tickets::fields::CreateTicketRequest,
+};
+
+/// Body of a 202: the ticket is on its way.
+#[derive(Serialize)]
+pub struct Accepted {
+    id: String,
+    state: &'static str,
+    detail: &'static str,
+}
+
+/// How creating a ticket ended.
+pub enum Creation {
+    /// The ticket service created (or had created) it.
+    Created(Box<loopdesk_contracts::tickets::Ticket>),
+    /// Queued, not yet answered.
+    Queued(String),
+    /// Refused by the ticket service.
+    Rejected(Problem),
+}
+
+/// The public path of a ticket.
+pub fn location(id: &str) -> String {
+    format!("/v1/tickets/{id}")
+}
+
+/// `POST /v1/tickets`.
+pub async fn create_ticket(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    body: JsonBody<CreateTicketRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_any(&[Ability::CreateTicket, Ability::TicketsWrite])?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let new_ticket = body.value.into_new_ticket().map_err(Problem::validation)?;
+    run_create(
+        &state,
+        &caller,
+        &keyed,
+        new_ticket,
+        |creation| match creation {
+            Creation::Created(ticket) => {
+                let location = location(&ticket.id.to_string());
+                Answer::json(StatusCode::CREATED, &ticket, Some(location))
+            }
+            Creation::Queued(id) => Answer::json(
+                StatusCode::ACCEPTED,
+                &Accepted {
+                    id: id.clone(),
+                    state: "accepted",
+                    detail: "the ticket is being created; GET the Location to read it",
+                },
+                Some(location(&id)),
+            ),
+            Creation::Rejected(problem) => problem_answer(&problem),
+        },
+    )
+    .await
+}
+
+/// Runs a create under the request's idempotency key and renders the outcome with
+/// `render` (the v1 and the compatibility routes answer in different shapes).
+pub async fn run_create(
+    state: &GatewayState,
+    caller: &Caller,
+    keyed: &KeyedRequest,
+    mut ticket: NewTicket,
+    render: impl FnOnce(Creation) -> Answer,
+) -> Result<HttpResponse, Problem> {
+    let scope = caller.scope();
+    let actor = caller.actor();
+    let proposed_id = ticket.id.to_string();
+    state
+        .idempotency
+        .run(
+            keyed,
+            move || (proposed_id, MessageId::generate().to_string()),
+            |claim| async move {
+                // A takeover of a stalled attempt reuses that attempt's ticket id.
+                ticket.id = claim
+                    .resource_id
+                    .parse::<TicketId>()
+                    .map_err(|_| Problem::internal())?;
+                let id = ticket.id.to_string();
+                let command = TicketCommand::Create(CreateTicket { ticket, actor });
+                let sent = state
+                    .commands
+                    .send_ticket_command(&scope, &claim.message_id, &command)
+                    .await?;
+                Ok(render(match sent {
+                    Sent::Answered(TicketReply::Ticket { ticket }) => Creation::Created(ticket),
+                    Sent::Answered(TicketReply::Rejected { error }) => {
+                        Creation::Rejected(error.into())
+                    }
+                    Sent::Queued => Creation::Queued(id),
+                }))
+            },
+        )
+        .await
+}
+
+/// A problem as a recorded answer.
+pub fn problem_answer(problem: &Problem) -> Answer {
+    Answer::json(problem.status(), problem, None)
+}

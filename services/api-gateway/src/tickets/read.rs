@@ -1,0 +1,79 @@
+//! `GET /v1/tickets/{id}` and `GET /v1/tickets`, answered by the ticket service.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{
+    FieldError,
+    ids::TicketId,
+    tickets::{Priority, Status, TicketQuery},
+};
+use loopdesk_web::Problem;
+use serde::Deserialize;
+
+use crate::{caller::Caller, state::GatewayState};
+
+/// Default page size.
+const DEFAULT_LIMIT: u16 = 20;
+
+/// `GET /v1/tickets/{id}`.
+pub async fn get_ticket(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsRead)?;
+    // A malformed id names nothing: the same 404 as an unknown one.
+    let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
+    state
+        .tickets
+        .get(&caller.scope(), &format!("/internal/v1/tickets/{id}"), &())
+        .await
+}
+
+/// Query parameters of `GET /v1/tickets`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    limit: Option<u16>,
+    cursor: Option<String>,
+    status: Option<Status>,
+    priority: Option<Priority>,
+    queue: Option<String>,
+    requester: Option<String>,
+    tag: Option<String>,
+    created_after: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+}
+
+/// `GET /v1/tickets`.
+pub async fn list_tickets(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsRead)?;
+    let params = params.into_inner();
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=100).contains(&limit) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "limit",
+            "must be between 1 and 100",
+        )]));
+    }
+    let query = TicketQuery {
+        status: params.status,
+        priority: params.priority,
+        queue: params.queue,
+        requester: params.requester.map(|r| r.trim().to_lowercase()),
+        tag: params.tag.map(|t| t.trim().to_lowercase()),
+        created_after: params.created_after,
+        created_before: params.created_before,
+        limit,
+        cursor: params.cursor,
+    };
+    state
+        .tickets
+        .get(&caller.scope(), "/internal/v1/tickets", &query)
+        .await
+}

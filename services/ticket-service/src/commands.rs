@@ -1,0 +1,120 @@
+//! The command consumer: decodes each message, applies it once, answers the sender.
+
+use std::sync::Arc;
+
+use loopdesk_contracts::{
+    Env, Scope, Tenant,
+    commands::{TicketCommand, TicketReply},
+};
+use loopdesk_messaging::{
+    Delivery, Envelope, Handler, Outcome, OutgoingMessage, Publisher, extract_parent,
+};
+use loopdesk_storage::{Pool, Relay};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::{apply::ApplyError, tickets::create};
+
+/// Handles every message on the ticket service's command queue.
+pub struct CommandHandler {
+    pool: Pool,
+    publisher: Publisher,
+    relay: Relay,
+}
+
+impl CommandHandler {
+    /// A handler writing through `pool` and answering through `publisher`.
+    pub fn new(pool: Pool, publisher: Publisher, relay: Relay) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            publisher,
+            relay,
+        })
+    }
+
+    async fn apply(
+        &self,
+        scope: &Scope,
+        envelope: &Envelope,
+        command: TicketCommand,
+    ) -> Result<TicketReply, ApplyError> {
+        match command {
+            TicketCommand::Create(create) => {
+                let ticket = create::apply(&self.pool, scope, envelope, create).await?;
+                Ok(TicketReply::Ticket {
+                    ticket: Box::new(ticket),
+                })
+            }
+        }
+    }
+
+    async fn answer(&self, request: &Envelope, reply: &TicketReply) {
+        let body = match serde_json::to_vec(reply) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "could not encode a reply");
+                return;
+            }
+        };
+        if let Some(message) = OutgoingMessage::reply_to(request, "ticket.reply", body) {
+            // A lost reply only turns the caller's 201 into a 202: the change is committed.
+            if let Err(e) = self.publisher.publish(&message).await {
+                tracing::warn!(error = %e, "could not send a reply");
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for CommandHandler {
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        let envelope = &delivery.envelope;
+        let span = tracing::info_span!(
+            "ticket_command",
+            kind = %envelope.kind,
+            message_id = %envelope.message_id,
+            attempt = delivery.attempt,
+        );
+        let _ = span.set_parent(extract_parent(envelope));
+        async {
+            let Some(scope) = scope_of(envelope) else {
+                return Outcome::DeadLetter {
+                    reason: "missing or invalid tenant/env headers".to_owned(),
+                };
+            };
+            let command: TicketCommand = match delivery.json() {
+                Ok(command) => command,
+                Err(e) => {
+                    return Outcome::DeadLetter {
+                        reason: format!("undecodable command body: {e}"),
+                    };
+                }
+            };
+            match self.apply(&scope, envelope, command).await {
+                Ok(reply) => {
+                    self.relay.notify();
+                    self.answer(envelope, &reply).await;
+                    Outcome::Ack
+                }
+                Err(ApplyError::Rejected(error)) => {
+                    self.answer(envelope, &TicketReply::Rejected { error })
+                        .await;
+                    Outcome::Ack
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "command not applied");
+                    e.outcome()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn scope_of(envelope: &Envelope) -> Option<Scope> {
+    Some(Scope {
+        tenant: Tenant::parse(envelope.tenant.clone()).ok()?,
+        env: envelope.env.parse::<Env>().ok()?,
+    })
+}

@@ -1,0 +1,103 @@
+//! The internal read API the gateway uses. It trusts the gateway for authentication and
+//! takes the caller's scope from headers; it is not exposed publicly.
+
+use actix_web::{
+    FromRequest, HttpRequest, HttpResponse,
+    dev::Payload,
+    http::{StatusCode, header},
+    web,
+};
+use futures::future::{Ready, ready};
+use loopdesk_contracts::{Env, Scope, Tenant, ids::TicketId, tickets::TicketQuery};
+use loopdesk_storage::Pool;
+use loopdesk_web::Problem;
+
+use crate::tickets::store::{self, StoreError};
+
+/// Header carrying the caller's tenant.
+pub const TENANT_HEADER: &str = "x-loopdesk-tenant";
+/// Header carrying the caller's env.
+pub const ENV_HEADER: &str = "x-loopdesk-env";
+
+/// Registers the internal routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/internal/v1")
+            .route("/tickets", web::get().to(list_tickets))
+            .route("/tickets/{id}", web::get().to(get_ticket)),
+    );
+}
+
+/// The caller's scope, from the gateway's headers.
+pub struct CallerScope(Scope);
+
+impl FromRequest for CallerScope {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let scope = header(TENANT_HEADER)
+            .and_then(|t| Tenant::parse(t).ok())
+            .zip(header(ENV_HEADER).and_then(|e| e.parse::<Env>().ok()))
+            .map(|(tenant, env)| CallerScope(Scope { tenant, env }))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_scope",
+                    "Missing scope",
+                    format!("`{TENANT_HEADER}` and `{ENV_HEADER}` headers are required"),
+                )
+            });
+        ready(scope)
+    }
+}
+
+async fn get_ticket(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    // A malformed id cannot exist: the same 404 as a missing one.
+    let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let ticket = store::find(&mut conn, &scope.0, &id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("ticket"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{}\"", ticket.version)))
+        .json(ticket))
+}
+
+async fn list_tickets(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    query: web::Query<TicketQuery>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let page = store::list(&mut conn, &scope.0, &query)
+        .await
+        .map_err(store_problem)?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+fn db_unavailable() -> Problem {
+    Problem::unavailable("the ticket database is unavailable", 2)
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::BadCursor => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "Invalid cursor",
+            "`cursor` must be a `next_cursor` value from a previous page",
+        ),
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        other => {
+            tracing::error!(error = %other, "ticket read failed");
+            Problem::internal()
+        }
+    }
+}

@@ -1,0 +1,398 @@
+//! `spawn_app()`: the gateway and the ticket service started in-process on port 0,
+//! over a fresh database and a broker name prefix of their own.
+
+use std::{collections::HashMap, net::SocketAddr, sync::Arc, time::Duration};
+
+use api_gateway::Application as Gateway;
+use diesel::{QueryableByName, sql_query, sql_types::BigInt};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use loopdesk_auth::{Ability, KeyRing, KeySettings, MintRequest};
+use loopdesk_contracts::{Env, Tenant};
+use loopdesk_messaging::{
+    Binding, Broker, BrokerSettings, ConsumerSpec, Delivery, Handler, Outcome, declare_consumer,
+    spawn_consumer,
+};
+use loopdesk_testkit::{TcpProxy, TestDatabase, amqp_url, unique_prefix, wait_until};
+use serde_json::Value;
+use ticket_service::Application as TicketService;
+use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+/// The signing secret of test keys (32+ bytes).
+pub const SECRET: &str = "test-signing-secret-0123456789-abcdef";
+/// The tenant most tests act as.
+pub const TENANT: &str = "acme";
+
+/// What a test may vary.
+#[derive(Default)]
+pub struct Options {
+    /// Route the gateway's broker connection through a proxy the test can cut.
+    pub gateway_broker_proxy: bool,
+    /// How long the gateway waits for the ticket service (default 3000 ms).
+    pub reply_deadline_ms: Option<u64>,
+    /// Do not start the ticket service (commands queue up unanswered).
+    pub without_ticket_service: bool,
+}
+
+/// A running system under test.
+pub struct TestApp {
+    /// Gateway base URL.
+    pub address: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The test's database.
+    pub db: TestDatabase,
+    /// Signs test keys.
+    pub keys: KeyRing,
+    /// Proxy in front of the gateway's broker connection, when asked for.
+    pub broker_proxy: Option<TcpProxy>,
+    /// The test's own broker connection (declaring taps).
+    pub broker: Broker,
+    ticket_vars: HashMap<String, String>,
+    brokers: Vec<Broker>,
+    stops: Vec<CancellationToken>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+fn vars(pairs: &[(&str, String)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+/// Starts the system with default options.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+/// Starts the system.
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = TestDatabase::create().await;
+    let prefix = unique_prefix("sys");
+    let broker_proxy = if options.gateway_broker_proxy {
+        let upstream: SocketAddr = "127.0.0.1:5672".parse().unwrap();
+        Some(TcpProxy::start(upstream).await)
+    } else {
+        None
+    };
+    let gateway_amqp = match &broker_proxy {
+        Some(proxy) => amqp_url().replace("127.0.0.1:5672", &proxy.addr().to_string()),
+        None => amqp_url(),
+    };
+    let common = |amqp: String| {
+        vars(&[
+            ("LOOPDESK_DATABASE__URL", db.url.clone()),
+            ("LOOPDESK_BROKER__URL", amqp),
+            ("LOOPDESK_BROKER__PREFIX", prefix.clone()),
+            ("LOOPDESK_BROKER__RETRY_DELAY_MS", "200".into()),
+            ("LOOPDESK_BROKER__RECONNECT_MAX_BACKOFF_MS", "500".into()),
+            ("LOOPDESK_BROKER__PUBLISH_TIMEOUT_MS", "2000".into()),
+            ("LOOPDESK_HTTP__PORT", "0".into()),
+        ])
+    };
+
+    let mut stops = Vec::new();
+    let mut tasks = Vec::new();
+    let mut brokers = Vec::new();
+    let ticket_vars = common(amqp_url());
+    let mut tickets_url = "http://127.0.0.1:9".to_owned();
+    if !options.without_ticket_service {
+        let started = start_ticket_service(&ticket_vars).await;
+        tickets_url = started.url;
+        stops.push(started.stop);
+        tasks.push(started.task);
+        brokers.push(started.broker);
+    }
+
+    let mut gateway_vars = common(gateway_amqp);
+    gateway_vars.extend(vars(&[
+        ("LOOPDESK_AUTH__ACTIVE_KID", "k1".into()),
+        ("LOOPDESK_AUTH__KEYS__K1", SECRET.into()),
+        ("LOOPDESK_AUTH__REVOCATION_REFRESH_MS", "200".into()),
+        ("LOOPDESK_OWNERS__TICKETS_URL", tickets_url),
+        (
+            "LOOPDESK_HTTP__REPLY_DEADLINE_MS",
+            options.reply_deadline_ms.unwrap_or(3000).to_string(),
+        ),
+        ("LOOPDESK_RATE_LIMIT__PER_SECOND", "1000".into()),
+        ("LOOPDESK_RATE_LIMIT__BURST", "1000".into()),
+    ]));
+    let settings = api_gateway::Settings::load_with_vars(gateway_vars).expect("gateway settings");
+    let keys = KeyRing::from_settings(&KeySettings {
+        active_kid: "k1".into(),
+        keys: [("k1".to_owned(), secrecy::SecretString::from(SECRET))].into(),
+    })
+    .expect("key ring");
+    let gateway = Gateway::build(settings).await.expect("gateway starts");
+    let address = format!("http://127.0.0.1:{}", gateway.port());
+    gateway
+        .broker()
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("gateway reaches the broker");
+    stops.push(gateway.shutdown_token());
+    brokers.push(gateway.broker().clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = gateway.run_until_stopped().await;
+    }));
+
+    let test_stop = CancellationToken::new();
+    let broker = Broker::start(
+        BrokerSettings {
+            url: amqp_url().into(),
+            prefix: prefix.clone(),
+            ..BrokerSettings::default()
+        },
+        test_stop.clone(),
+    );
+    broker
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("test broker");
+    stops.push(test_stop);
+    brokers.push(broker.clone());
+
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        keys,
+        broker_proxy,
+        broker,
+        ticket_vars,
+        brokers,
+        stops,
+        tasks,
+    }
+}
+
+struct Started {
+    url: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    broker: Broker,
+}
+
+async fn start_ticket_service(vars: &HashMap<String, String>) -> Started {
+    let settings = ticket_service::Settings::load_with_vars(vars.clone()).expect("ticket settings");
+    let service = TicketService::build(settings)
+        .await
+        .expect("ticket service starts");
+    service
+        .broker()
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("ticket service reaches the broker");
+    let url = format!("http://127.0.0.1:{}", service.port());
+    let stop = service.shutdown_token();
+    let broker = service.broker().clone();
+    let task = tokio::spawn(async move {
+        let _ = service.run_until_stopped().await;
+    });
+    Started {
+        url,
+        stop,
+        task,
+        broker,
+    }
+}
+
+impl TestApp {
+    /// Starts one more ticket service instance on the same database and prefix.
+    pub async fn start_another_ticket_service(&mut self) {
+        let started = start_ticket_service(&self.ticket_vars).await;
+        self.stops.push(started.stop);
+        self.tasks.push(started.task);
+        self.brokers.push(started.broker);
+    }
+
+    /// A test key of `tenant` with `abilities`.
+    pub fn key_for(&self, tenant: &str, env: Env, abilities: &[Ability]) -> String {
+        self.keys
+            .mint(MintRequest {
+                sub: "user:tester".into(),
+                tenant: Tenant::parse(tenant).unwrap(),
+                env,
+                abilities: abilities.to_vec(),
+                ttl: chrono::Duration::hours(1),
+                label: None,
+            })
+            .unwrap()
+            .token
+    }
+
+    /// A test key of the default tenant with every ability.
+    pub fn admin_key(&self) -> String {
+        self.key_for(TENANT, Env::Test, &Ability::ALL)
+    }
+
+    /// `POST path` with a JSON body, a key and an optional idempotency key.
+    pub async fn post(
+        &self,
+        path: &str,
+        key: &str,
+        idempotency_key: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body);
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// `POST /v1/tickets` with a fresh idempotency key.
+    pub async fn create_ticket(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.post(
+            "/v1/tickets",
+            key,
+            Some(&ulid::Ulid::new().to_string()),
+            body,
+        )
+        .await
+    }
+
+    /// `GET path` with a key.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Rows in a table of the test database (`schema.table`).
+    pub async fn count(&self, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = AsyncPgConnection::establish(&self.db.url).await.unwrap();
+        let row: Count = sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result(&mut conn)
+            .await
+            .unwrap();
+        row.n
+    }
+
+    /// Waits until `table` holds `n` rows.
+    pub async fn wait_count(&self, table: &str, n: i64) {
+        wait_until(
+            Duration::from_secs(15),
+            &format!("{n} rows in {table}"),
+            || async { (self.count(table).await == n).then_some(()) },
+        )
+        .await;
+    }
+
+    /// Waits until the ticket service's outbox is empty (everything committed has been
+    /// published and confirmed).
+    pub async fn outbox_drained(&self) {
+        wait_until(Duration::from_secs(15), "the outbox to drain", || async {
+            (self.count("tickets.outbox").await == 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Starts collecting every event published under this test's prefix that matches
+    /// `pattern` (e.g. `ticket.#`).
+    pub async fn tap_events(&self, pattern: &str) -> EventTap {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let spec = ConsumerSpec {
+            name: format!("tap.{}", ulid::Ulid::new().to_string().to_lowercase()),
+            bindings: vec![Binding::Event(pattern.to_owned())],
+            prefetch: None,
+            concurrency: 1,
+        };
+        // Bound before anything is published, so the tap misses nothing.
+        declare_consumer(&self.broker, &spec)
+            .await
+            .expect("tap declared");
+        spawn_consumer(&self.broker, spec, Arc::new(Tap(seen.clone())));
+        EventTap { seen }
+    }
+
+    /// Stops every service and deletes the test's database and broker objects.
+    pub async fn teardown(self) {
+        for stop in &self.stops {
+            stop.cancel();
+        }
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
+        }
+        drop(self.broker_proxy);
+        for broker in &self.brokers {
+            let _ = broker.delete_declared_topology().await;
+        }
+        self.db.drop_database().await;
+    }
+}
+
+/// Events seen by a tap.
+pub struct EventTap {
+    seen: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl EventTap {
+    /// Everything published before now, once it has all arrived: a sentinel event is
+    /// published behind it and, queues being FIFO, its arrival means nothing earlier is
+    /// still on the way. Call once the outbox is empty.
+    pub async fn settle(&self, app: &TestApp) -> Vec<Delivery> {
+        let mut envelope = loopdesk_messaging::Envelope::new("ticket.sentinel", TENANT, "test");
+        envelope.message_id = loopdesk_contracts::ids::MessageId::generate().to_string();
+        let sentinel = envelope.message_id.clone();
+        let message = loopdesk_messaging::OutgoingMessage {
+            route: loopdesk_messaging::Route::Event("ticket.sentinel".into()),
+            envelope,
+            body: b"{}".to_vec(),
+        };
+        app.broker
+            .publisher()
+            .publish(&message)
+            .await
+            .expect("sentinel published");
+        wait_until(Duration::from_secs(15), "the sentinel event", || async {
+            let seen = self.seen.lock().await;
+            seen.iter()
+                .any(|d| d.envelope.message_id == sentinel)
+                .then(|| {
+                    seen.iter()
+                        .filter(|d| d.envelope.message_id != sentinel)
+                        .cloned()
+                        .collect()
+                })
+        })
+        .await
+    }
+}
+
+struct Tap(Arc<Mutex<Vec<Delivery>>>);
+
+#[async_trait::async_trait]
+impl Handler for Tap {
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        self.0.lock().await.push(delivery.clone());
+        Outcome::Ack
+    }
+}
+
+/// A minimal valid create body.
+pub fn ticket_body(subject: &str) -> Value {
+    serde_json::json!({
+        "subject": subject,
+        "description": "It does not work.",
+        "requester": {"email": "ann@example.com", "name": "Ann"},
+        "priority": "high",
+        "queue": "billing",
+        "tags": ["vip", "invoice"],
+        "metadata": {"order": "ORD-1"}
+    })
+}
