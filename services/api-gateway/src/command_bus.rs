@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
-use loopdesk_contracts::{Scope, commands::TicketCommand, commands::TicketReply};
+use loopdesk_contracts::Scope;
 use loopdesk_messaging::{
     Broker, Envelope, OutgoingMessage, Route, RpcClient, RpcError, inject_current_trace,
 };
 use loopdesk_web::Problem;
+use serde::{Serialize, de::DeserializeOwned};
 
 /// Seconds a caller is told to wait when the broker is unavailable.
 const RETRY_AFTER_SECS: u64 = 5;
@@ -38,37 +39,35 @@ impl CommandBus {
         }
     }
 
-    /// Sends a ticket command with the given message id (stable across retries of one
-    /// idempotent request). An `Err` means the broker did not take the command.
-    pub async fn send_ticket_command(
+    /// Sends the command `name` with the given message id (stable across retries of one
+    /// idempotent request) and waits for the owner's reply of type `R`. An `Err` means
+    /// the broker did not take the command: nothing was done.
+    pub async fn send<C: Serialize, R: DeserializeOwned>(
         &self,
         scope: &Scope,
         message_id: &str,
-        command: &TicketCommand,
-    ) -> Result<Sent<TicketReply>, Problem> {
+        name: &str,
+        command: &C,
+    ) -> Result<Sent<R>, Problem> {
         if !self.broker.is_connected() {
             return Err(broker_unavailable());
         }
-        let mut envelope = Envelope::new(command.name(), scope.tenant.as_str(), scope.env.as_str());
+        let mut envelope = Envelope::new(name, scope.tenant.as_str(), scope.env.as_str());
         envelope.message_id = message_id.to_owned();
         inject_current_trace(&mut envelope);
-        let message =
-            OutgoingMessage::json(Route::Command(command.name().to_owned()), envelope, command)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "could not encode a command");
-                    Problem::internal()
-                })?;
+        let message = OutgoingMessage::json(Route::Command(name.to_owned()), envelope, command)
+            .map_err(|e| {
+                tracing::error!(error = %e, command = name, "could not encode a command");
+                Problem::internal()
+            })?;
         match self.rpc.call(message, self.deadline).await {
-            Ok(delivery) => delivery
-                .json::<TicketReply>()
-                .map(Sent::Answered)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "undecodable reply from the ticket service");
-                    Problem::internal()
-                }),
+            Ok(delivery) => delivery.json::<R>().map(Sent::Answered).map_err(|e| {
+                tracing::error!(error = %e, command = name, "undecodable reply");
+                Problem::internal()
+            }),
             Err(RpcError::Timeout) => Ok(Sent::Queued),
             Err(RpcError::Publish(e)) => {
-                tracing::warn!(error = %e, "command not accepted by the broker");
+                tracing::warn!(error = %e, command = name, "command not accepted by the broker");
                 Err(broker_unavailable())
             }
         }

@@ -104,7 +104,7 @@ pub async fn run_create(
                 let command = TicketCommand::Create(CreateTicket { ticket, actor });
                 let sent = state
                     .commands
-                    .send_ticket_command(&scope, &claim.message_id, &command)
+                    .send(&scope, &claim.message_id, command.name(), &command)
                     .await?;
                 Ok(render(match sent {
                     Sent::Answered(TicketReply::Ticket { ticket }) => Creation::Created(ticket),
