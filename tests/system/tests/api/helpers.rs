@@ -32,6 +32,8 @@ pub struct Options {
     pub reply_deadline_ms: Option<u64>,
     /// Do not start the ticket service (commands queue up unanswered).
     pub without_ticket_service: bool,
+    /// Route the ticket service's database connections through a proxy the test can cut.
+    pub ticket_db_proxy: bool,
 }
 
 /// A running system under test.
@@ -46,6 +48,8 @@ pub struct TestApp {
     pub keys: KeyRing,
     /// Proxy in front of the gateway's broker connection, when asked for.
     pub broker_proxy: Option<TcpProxy>,
+    /// Proxy in front of the ticket service's database, when asked for.
+    pub ticket_db_proxy: Option<TcpProxy>,
     /// The test's own broker connection (declaring taps).
     pub broker: Broker,
     ticket_vars: HashMap<String, String>,
@@ -96,7 +100,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let mut stops = Vec::new();
     let mut tasks = Vec::new();
     let mut brokers = Vec::new();
-    let ticket_vars = common(amqp_url());
+    let ticket_db_proxy = if options.ticket_db_proxy {
+        Some(TcpProxy::start("127.0.0.1:5432".parse().unwrap()).await)
+    } else {
+        None
+    };
+    let mut ticket_vars = common(amqp_url());
+    if let Some(proxy) = &ticket_db_proxy {
+        let url = db.url.replace("127.0.0.1:5432", &proxy.addr().to_string());
+        ticket_vars.insert("LOOPDESK_DATABASE__URL".into(), url);
+        ticket_vars.insert("LOOPDESK_DATABASE__ACQUIRE_TIMEOUT_MS".into(), "500".into());
+    }
     let mut tickets_url = "http://127.0.0.1:9".to_owned();
     if !options.without_ticket_service {
         let started = start_ticket_service(&ticket_vars).await;
@@ -160,6 +174,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         db,
         keys,
         broker_proxy,
+        ticket_db_proxy,
         broker,
         ticket_vars,
         brokers,
@@ -317,7 +332,9 @@ impl TestApp {
             .await
             .expect("tap declared");
         spawn_consumer(&self.broker, spec, Arc::new(Tap(seen.clone())));
-        EventTap { seen }
+        // A routing key the pattern matches, for the sentinel of `settle`.
+        let sentinel_key = pattern.replace(['#', '*'], "sentinel");
+        EventTap { seen, sentinel_key }
     }
 
     /// Stops every service and deletes the test's database and broker objects.
@@ -329,6 +346,7 @@ impl TestApp {
             let _ = tokio::time::timeout(Duration::from_secs(20), task).await;
         }
         drop(self.broker_proxy);
+        drop(self.ticket_db_proxy);
         for broker in &self.brokers {
             let _ = broker.delete_declared_topology().await;
         }
@@ -339,6 +357,7 @@ impl TestApp {
 /// Events seen by a tap.
 pub struct EventTap {
     seen: Arc<Mutex<Vec<Delivery>>>,
+    sentinel_key: String,
 }
 
 impl EventTap {
@@ -346,11 +365,12 @@ impl EventTap {
     /// published behind it and, queues being FIFO, its arrival means nothing earlier is
     /// still on the way. Call once the outbox is empty.
     pub async fn settle(&self, app: &TestApp) -> Vec<Delivery> {
-        let mut envelope = loopdesk_messaging::Envelope::new("ticket.sentinel", TENANT, "test");
+        let mut envelope =
+            loopdesk_messaging::Envelope::new(self.sentinel_key.clone(), TENANT, "test");
         envelope.message_id = loopdesk_contracts::ids::MessageId::generate().to_string();
         let sentinel = envelope.message_id.clone();
         let message = loopdesk_messaging::OutgoingMessage {
-            route: loopdesk_messaging::Route::Event("ticket.sentinel".into()),
+            route: loopdesk_messaging::Route::Event(self.sentinel_key.clone()),
             envelope,
             body: b"{}".to_vec(),
         };

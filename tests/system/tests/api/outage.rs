@@ -69,3 +69,70 @@ async fn the_gateway_answers_503_while_the_broker_is_away_and_recovers() {
 
     app.teardown().await;
 }
+
+#[tokio::test]
+async fn commands_accepted_while_the_ticket_database_is_down_apply_once_when_it_returns() {
+    let app = spawn_app_with(Options {
+        ticket_db_proxy: true,
+        reply_deadline_ms: Some(1000),
+        ..Options::default()
+    })
+    .await;
+    let tap = app.tap_events("ticket.created").await;
+    let key = app.admin_key();
+    assert_eq!(
+        app.create_ticket(&key, &ticket_body("Before"))
+            .await
+            .status(),
+        201
+    );
+
+    let proxy = app.ticket_db_proxy.as_ref().unwrap();
+    proxy.cut();
+    let accepted = app
+        .post(
+            "/v1/tickets",
+            &key,
+            Some("db-outage-1"),
+            &ticket_body("During"),
+        )
+        .await;
+    assert_eq!(
+        accepted.status(),
+        202,
+        "durably queued while the owner cannot write"
+    );
+    let location = accepted.headers()["location"].to_str().unwrap().to_owned();
+    let read = app.get(&location, &key).await;
+    assert_eq!(read.status(), 503);
+    assert!(read.headers().contains_key("retry-after"));
+
+    proxy.restore();
+    wait_until(
+        Duration::from_secs(30),
+        "the queued ticket to be created",
+        || async { (app.get(&location, &key).await.status() == 200).then_some(()) },
+    )
+    .await;
+    app.wait_count("tickets.tickets", 2).await;
+    app.outbox_drained().await;
+    // The relay may publish a message again if the outage cut it between the broker's
+    // confirm and its own commit (at-least-once); the copy carries the same message id,
+    // which is what consumers deduplicate on. Distinct messages: one per ticket.
+    let events = tap.settle(&app).await;
+    let messages: std::collections::HashMap<String, String> = events
+        .iter()
+        .map(|d| {
+            let event: loopdesk_contracts::events::TicketEvent = d.json().unwrap();
+            (
+                d.envelope.message_id.clone(),
+                event.data.ticket.id.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(messages.len(), 2, "one ticket.created message per ticket");
+    let tickets: std::collections::HashSet<_> = messages.values().collect();
+    assert_eq!(tickets.len(), 2);
+
+    app.teardown().await;
+}
