@@ -30,6 +30,8 @@ pub(crate) async fn process(ctx: &ConsumerCtx, raw: AmqpDelivery) {
         Ok(envelope) => envelope,
         Err(error) => {
             warn!(queue = %ctx.queue, %error, "unreadable envelope; dead-lettering");
+            metrics::counter!("messages_consumed_total", "queue" => ctx.queue.clone(), "outcome" => "unreadable")
+                .increment(1);
             dead_letter(ctx, &raw, &format!("unreadable envelope: {error}")).await;
             return;
         }
@@ -60,6 +62,17 @@ async fn handle(ctx: &ConsumerCtx, raw: &AmqpDelivery, delivery: &Delivery) {
             .unwrap_or_else(|_| Outcome::Retry {
                 reason: "the handler panicked".to_owned(),
             });
+        let label = match &outcome {
+            Outcome::Ack => "ack",
+            Outcome::Retry { .. } if delivery.attempt >= ctx.inner.settings.max_attempts => {
+                "dead_letter"
+            }
+            Outcome::Retry { .. } => "retry",
+            Outcome::DeadLetter { .. } => "dead_letter",
+            Outcome::Backoff { .. } => "backoff",
+        };
+        metrics::counter!("messages_consumed_total", "queue" => ctx.queue.clone(), "outcome" => label)
+            .increment(1);
         match outcome {
             Outcome::Ack => {
                 settle(raw, true).await;

@@ -65,11 +65,20 @@ impl Publisher {
             return Ok(());
         }
         let limit = Duration::from_millis(self.inner.settings.publish_timeout_ms);
-        tokio::time::timeout(limit, self.send_and_confirm(msgs))
+        let result = tokio::time::timeout(limit, self.send_and_confirm(msgs))
             .await
             .map_err(|_| {
                 PublishError::Unavailable(format!("no publisher confirm within {limit:?}"))
-            })?
+            })
+            .and_then(|sent| sent);
+        let outcome = if result.is_ok() {
+            "confirmed"
+        } else {
+            "failed"
+        };
+        metrics::counter!("messages_published_total", "outcome" => outcome)
+            .increment(msgs.len() as u64);
+        result
     }
 
     async fn send_and_confirm(&self, msgs: &[RawMessage<'_>]) -> Result<(), PublishError> {

@@ -77,3 +77,24 @@ pub(crate) fn search_path_statement(settings: &DatabaseSettings) -> String {
 pub(crate) fn acquire_timeout(pool: &Pool) -> Duration {
     pool.timeouts().wait.unwrap_or(Duration::from_millis(2000))
 }
+
+/// Reports the pool's size, idle connections and waiting callers as gauges labelled with
+/// the schema, every few seconds until `shutdown`.
+pub async fn report_pool_metrics(
+    pool: Pool,
+    schema: String,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        let status = pool.status();
+        metrics::gauge!("db_pool_connections", "schema" => schema.clone()).set(status.size as f64);
+        metrics::gauge!("db_pool_idle", "schema" => schema.clone()).set(status.available as f64);
+        metrics::gauge!("db_pool_waiting", "schema" => schema.clone()).set(status.waiting as f64);
+        metrics::gauge!("db_pool_max", "schema" => schema.clone()).set(status.max_size as f64);
+    }
+}

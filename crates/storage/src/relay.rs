@@ -70,6 +70,8 @@ struct Inner {
 
 /// Backoff while the broker or database is down: from the first to the cap, doubling.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// How often the backlog gauges are refreshed.
+const LAG_REPORT_EVERY: Duration = Duration::from_secs(5);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Relay {
@@ -114,6 +116,15 @@ impl Relay {
         }
     }
 
+    /// Sets the `outbox_backlog` and `outbox_oldest_age_seconds` gauges.
+    async fn report_lag(&self) {
+        if let Ok((rows, oldest)) = self.backlog().await {
+            metrics::gauge!("outbox_backlog").set(rows as f64);
+            let age = oldest.map_or(0.0, |d| d.num_milliseconds() as f64 / 1000.0);
+            metrics::gauge!("outbox_oldest_age_seconds").set(age);
+        }
+    }
+
     /// Runs passes until `shutdown` is cancelled: straight again while batches come back
     /// full, otherwise after [`Relay::notify`] or the poll interval; backs off (doubling,
     /// capped) while the broker or database fails. A pass in flight is finished, not dropped.
@@ -121,10 +132,16 @@ impl Relay {
         let poll = Duration::from_millis(self.inner.settings.poll_interval_ms);
         let full_batch = usize::try_from(self.inner.settings.batch_size).unwrap_or(usize::MAX);
         let mut backoff = FIRST_BACKOFF;
+        let mut last_report: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
+            if last_report.is_none_or(|at| at.elapsed() >= LAG_REPORT_EVERY) {
+                last_report = Some(std::time::Instant::now());
+                self.report_lag().await;
+            }
             match self.relay_once().await {
                 Ok(published) => {
                     backoff = FIRST_BACKOFF;
+                    metrics::counter!("outbox_published_total").increment(published as u64);
                     if published > 0 && published >= full_batch {
                         continue;
                     }

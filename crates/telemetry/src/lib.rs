@@ -1,6 +1,8 @@
 //! Logging and tracing for a Loopdesk service: structured logs (JSON by default) and
 //! OpenTelemetry spans whose W3C trace context travels in HTTP and AMQP headers.
 
+pub mod metrics;
+
 use opentelemetry::{global, trace::TracerProvider as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use serde::Deserialize;

@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (its dependencies answer too).
+//! `/healthz` (the process answers), `/readyz` (its dependencies answer too) and
+//! `/metrics` (Prometheus text).
 
 use std::sync::Arc;
 
@@ -18,13 +19,21 @@ struct Report {
     checks: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Registers `/healthz` and `/readyz` on a service config.
+/// Registers `/healthz`, `/readyz` and `/metrics` on a service config.
 pub fn configure(readiness: Arc<dyn Readiness>) -> impl FnOnce(&mut web::ServiceConfig) {
+    loopdesk_telemetry::metrics::install();
     move |cfg| {
         cfg.app_data(web::Data::from(readiness))
             .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(readyz));
+            .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics));
     }
+}
+
+async fn metrics() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(loopdesk_telemetry::metrics::render())
 }
 
 async fn healthz() -> HttpResponse {

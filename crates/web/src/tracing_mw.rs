@@ -1,5 +1,5 @@
-//! A span per HTTP request, continuing the caller's W3C trace when it sent one, so the
-//! work a request causes downstream joins the caller's trace.
+//! A span and metrics per HTTP request. The span continues the caller's W3C trace when
+//! it sent one, so the work a request causes downstream joins the caller's trace.
 
 use actix_web::{
     Error,
@@ -41,9 +41,19 @@ pub async fn trace_requests(
         http.status_code = tracing::field::Empty,
     );
     let _ = span.set_parent(parent);
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
     let response = next.call(req).instrument(span.clone()).await?;
     let status = response.status().as_u16();
     span.record("http.status_code", status);
+    let labels = [
+        ("method", method),
+        ("route", route),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     tracing::debug!(parent: &span, status, "request served");
     Ok(response)
 }
