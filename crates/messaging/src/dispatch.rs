@@ -48,8 +48,11 @@ pub(crate) async fn process(ctx: &ConsumerCtx, raw: AmqpDelivery) {
         message_id = %delivery.envelope.message_id,
         kind = %delivery.envelope.kind,
         attempt = delivery.attempt,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     let _ = span.set_parent(trace::extract_parent(&delivery.envelope));
+    loopdesk_telemetry::record_trace_ids(&span);
     handle(ctx, &raw, &delivery).instrument(span).await;
 }
 

@@ -17,6 +17,10 @@ pub struct TelemetrySettings {
     /// An `EnvFilter` directive, e.g. `info,lapin=warn`. `RUST_LOG` wins when set.
     #[serde(default = "default_level")]
     pub log_level: String,
+    /// OTLP/HTTP traces endpoint (e.g. `http://otel-collector:4318/v1/traces`); traces
+    /// are exported only when set.
+    #[serde(default)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Default for TelemetrySettings {
@@ -24,6 +28,7 @@ impl Default for TelemetrySettings {
         Self {
             log_format: default_format(),
             log_level: default_level(),
+            otlp_endpoint: None,
         }
     }
 }
@@ -62,9 +67,22 @@ impl Drop for TelemetryGuard {
 /// start-up, from `main` (tests drive services without it).
 pub fn init(service: &'static str, settings: &TelemetrySettings) -> TelemetryGuard {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = SdkTracerProvider::builder()
-        .with_resource(Resource::builder().with_service_name(service).build())
-        .build();
+    let mut builder = SdkTracerProvider::builder()
+        .with_resource(Resource::builder().with_service_name(service).build());
+    use opentelemetry_otlp::WithExportConfig;
+    let exporter = settings.otlp_endpoint.as_deref().map(|endpoint| {
+        opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_endpoint(endpoint)
+            .build()
+    });
+    let mut export_error = None;
+    match exporter {
+        Some(Ok(exporter)) => builder = builder.with_batch_exporter(exporter),
+        Some(Err(e)) => export_error = Some(e.to_string()),
+        None => {}
+    }
+    let provider = builder.build();
     global::set_tracer_provider(provider.clone());
     let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service));
 
@@ -84,7 +102,25 @@ pub fn init(service: &'static str, settings: &TelemetrySettings) -> TelemetryGua
             .try_init(),
         LogFormat::Pretty => registry.with(tracing_subscriber::fmt::layer()).try_init(),
     };
+    if let Some(error) = export_error {
+        tracing::warn!(%error, "the OTLP exporter could not be built; traces are not exported");
+    }
     TelemetryGuard { provider }
+}
+
+/// Records the span's OpenTelemetry trace and span ids on its `trace_id` and `span_id`
+/// fields (declare them `Empty`), so JSON log lines inside it carry both.
+pub fn record_trace_ids(span: &tracing::Span) {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let context = span.context();
+    let otel = context.span();
+    let ids = otel.span_context();
+    if ids.is_valid() {
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+        span.record("span_id", tracing::field::display(ids.span_id()));
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C: the moment a service starts draining.

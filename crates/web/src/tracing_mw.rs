@@ -39,8 +39,11 @@ pub async fn trace_requests(
         http.method = %req.method(),
         http.route = %route,
         http.status_code = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
     );
     let _ = span.set_parent(parent);
+    loopdesk_telemetry::record_trace_ids(&span);
     let method = req.method().to_string();
     let started = std::time::Instant::now();
     let response = next.call(req).instrument(span.clone()).await?;
