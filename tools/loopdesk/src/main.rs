@@ -1,6 +1,10 @@
 //! `loopdesk`, the admin CLI. Each subcommand lives in its own module; this file only
 //! parses the command line and reports errors.
 
+mod api;
+mod dlq;
+mod migrate;
+mod recovery;
 mod settings;
 mod token;
 
@@ -23,16 +27,39 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Mint and inspect API keys.
+    /// Mint, inspect and revoke API keys.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Apply database migrations.
+    Migrate(migrate::MigrateArgs),
+    /// Inspect and replay a consumer's dead letters.
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
+    /// Webhook recovery.
+    #[command(subcommand)]
+    Webhooks(recovery::WebhooksCommand),
+    /// Epilog recovery.
+    #[command(subcommand)]
+    Epilogs(recovery::EpilogsCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Token(command) => token::run(command, cli.config.as_deref()),
-    };
+    let result = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                match cli.command {
+                    Command::Token(command) => token::run(command, cli.config.as_deref()).await,
+                    Command::Migrate(args) => migrate::run(args).await,
+                    Command::Dlq(command) => dlq::run(command).await,
+                    Command::Webhooks(command) => recovery::webhooks(command).await,
+                    Command::Epilogs(command) => recovery::epilogs(command).await,
+                }
+            })
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

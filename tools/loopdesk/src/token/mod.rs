@@ -2,6 +2,7 @@
 
 mod create;
 mod inspect;
+mod revoke;
 
 use std::path::Path;
 
@@ -16,13 +17,15 @@ pub enum TokenCommand {
     Create(create::CreateArgs),
     /// Verify a key and print its claims as JSON.
     Inspect(inspect::InspectArgs),
+    /// Revoke a key through the gateway (needs `keys:admin`).
+    Revoke(revoke::RevokeArgs),
 }
 
 /// Runs a `token` subcommand with the signing keys from the configuration.
-pub fn run(command: TokenCommand, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let ring = settings::key_ring(config_file)?;
+pub async fn run(command: TokenCommand, config_file: Option<&Path>) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create(args) => create::run(&ring, args),
-        TokenCommand::Inspect(args) => inspect::run(&ring, &args),
+        TokenCommand::Create(args) => create::run(&settings::key_ring(config_file)?, args),
+        TokenCommand::Inspect(args) => inspect::run(&settings::key_ring(config_file)?, &args),
+        TokenCommand::Revoke(args) => revoke::run(&args).await,
     }
 }
