@@ -18,7 +18,7 @@ SCHEMAS := $(CARGO) run --quiet -p loopdesk-schemas --
 HAVE_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 .PHONY: help run stop token up down build test test-only lint fmt fmt-check clippy \
-	schemas schemas-check openapi bench clean-test-dbs
+	schemas schemas-check openapi bench clean-test-dbs validate-deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -32,8 +32,8 @@ stop: ## Stop services left running by `make run`
 token: ## Mint a test key with every ability for tenant acme (same dev key as `make run`)
 	@./scripts/token.sh
 
-up: ## Start PostgreSQL and RabbitMQ with Docker Compose
-	docker compose up -d
+up: ## Build the images and start the whole stack with Docker Compose (deploy/README.md)
+	docker compose up -d --build
 
 down: ## Stop the Docker Compose services
 	docker compose down
@@ -41,7 +41,7 @@ down: ## Stop the Docker Compose services
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace --all-targets
 
-test: fmt-check schemas-check clippy test-only ## Everything CI checks: fmt, schema drift, clippy, tests
+test: fmt-check schemas-check validate-deploy clippy test-only ## Everything CI checks: fmt, schema drift, deploy files, clippy, tests
 
 test-only: ## Run the tests only (nextest when installed)
 ifeq ($(HAVE_NEXTEST),yes)
@@ -49,6 +49,10 @@ ifeq ($(HAVE_NEXTEST),yes)
 else
 	$(CARGO) test --workspace $(TEST_ARGS) -- --test-threads $(TEST_THREADS)
 endif
+
+validate-deploy: ## Validate Dockerfile, compose file and Kubernetes manifests offline, and that the checks bite
+	./scripts/validate-deploy.sh
+	./scripts/validate-deploy.sh --self-test
 
 lint: fmt-check clippy ## rustfmt check and clippy with warnings as errors
 
