@@ -129,6 +129,10 @@ prefixed_id!(
     /// An API key (its JWT `jti`).
     KeyId, "key"
 );
+prefixed_id!(
+    /// A field of an intervention definition.
+    FieldId, "fld"
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,10 +5,14 @@ pub mod actor;
 pub mod commands;
 pub mod events;
 pub mod ids;
+pub mod interventions;
 pub mod pagination;
 pub mod problem;
+pub mod responses;
+pub mod schemas;
 pub mod tenancy;
 pub mod tickets;
+pub mod webhooks;
 
 pub use actor::{Actor, ActorKind};
 pub use problem::{DomainError, FieldError};

@@ -67,7 +67,11 @@ impl Tenant {
             && s.len() <= 64
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if valid { Ok(Tenant(s)) } else { Err(InvalidTenant) }
+        if valid {
+            Ok(Tenant(s))
+        } else {
+            Err(InvalidTenant)
+        }
     }
 
     /// The identifier as a string slice.
@@ -114,7 +118,10 @@ mod tests {
         assert!(Tenant::parse("").is_err());
         assert!(Tenant::parse("a".repeat(65)).is_err());
         assert!(Tenant::parse("acme corp").is_err());
-        assert_eq!(Tenant::parse("acme-1_x").map(|t| t.to_string()).ok(), Some("acme-1_x".into()));
+        assert_eq!(
+            Tenant::parse("acme-1_x").map(|t| t.to_string()).ok(),
+            Some("acme-1_x".into())
+        );
     }
 
     #[test]

@@ -122,6 +122,26 @@ pub struct NewTicket {
     pub source: String,
     /// Integrator-owned key/value pairs.
     pub metadata: BTreeMap<String, String>,
+    /// A closed ticket of the same tenant this one follows up on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_of: Option<TicketId>,
+}
+
+/// A ticket's service-level targets and whether they were met.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TicketSla {
+    /// When the first agent public reply is due; null without a policy.
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    /// When the ticket must be solved; null without a policy.
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    /// When the first agent public reply was posted.
+    pub first_responded_at: Option<DateTime<Utc>>,
+    /// When the first-response target was found missed.
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    /// When the resolution target was found missed.
+    pub resolution_breached_at: Option<DateTime<Utc>>,
+    /// Set while the clock is stopped (the ticket is `pending`, waiting on the customer).
+    pub paused_at: Option<DateTime<Utc>>,
 }
 
 /// A ticket as stored by the ticket service.
@@ -151,6 +171,27 @@ pub struct Ticket {
     pub source: String,
     /// Integrator-owned key/value pairs.
     pub metadata: BTreeMap<String, String>,
+    /// The agent the ticket is assigned to.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    /// When the ticket is due, as set by an agent.
+    #[serde(default)]
+    pub due_at: Option<DateTime<Utc>>,
+    /// The closed ticket this one follows up on.
+    #[serde(default)]
+    pub follow_up_of: Option<TicketId>,
+    /// Service-level targets.
+    #[serde(default)]
+    pub sla: TicketSla,
+    /// When it was last solved.
+    #[serde(default)]
+    pub solved_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    #[serde(default)]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// When it was deleted; only ever seen in the `ticket.deleted` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<DateTime<Utc>>,
     /// Increases by one with every change; the ETag.
     pub version: i64,
     /// When it was created.
@@ -183,6 +224,18 @@ pub struct TicketQuery {
     /// Only tickets created before this instant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_before: Option<DateTime<Utc>>,
+    /// Only tickets assigned to this agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// Only tickets changed at or after this instant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Only tickets that have (true) or have not (false) missed an SLA target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_breached: Option<bool>,
+    /// Full-text search over subject, description and the thread.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     /// Page size, 1..=100.
     pub limit: u16,
     /// Opaque position from a previous page's `next_cursor`.

@@ -2,6 +2,8 @@
 //! OpenTelemetry spans whose W3C trace context travels in HTTP and AMQP headers.
 
 pub mod metrics;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use opentelemetry::{global, trace::TracerProvider as _};
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};

@@ -15,12 +15,12 @@ use crate::{
     caller::Gatekeeper,
     command_bus::CommandBus,
     idempotency::Idempotency,
-    keys,
+    interventions, keys,
     owners::OwnerClient,
     rate_limit::{self, RateLimiter},
     settings::Settings,
     state::GatewayState,
-    tickets,
+    tickets, webhooks,
 };
 
 /// The gateway's own migrations.
@@ -61,6 +61,16 @@ impl Application {
             tickets: OwnerClient::new(
                 "ticket",
                 &settings.owners.tickets_url,
+                Duration::from_millis(settings.owners.timeout_ms),
+            )?,
+            webhooks: OwnerClient::new(
+                "webhook",
+                &settings.owners.webhooks_url,
+                Duration::from_millis(settings.owners.timeout_ms),
+            )?,
+            interventions: OwnerClient::new(
+                "intervention",
+                &settings.owners.interventions_url,
                 Duration::from_millis(settings.owners.timeout_ms),
             )?,
         });
@@ -162,9 +172,48 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tickets", web::post().to(tickets::create::create_ticket))
             .route("/tickets", web::get().to(tickets::read::list_tickets))
             .route("/tickets/{id}", web::get().to(tickets::read::get_ticket))
+            .route(
+                "/tickets/{id}",
+                web::patch().to(tickets::update::update_ticket),
+            )
+            .route(
+                "/tickets/{id}",
+                web::delete().to(tickets::update::delete_ticket),
+            )
+            .route(
+                "/tickets/{id}/responses",
+                web::post().to(tickets::responses::add_response),
+            )
+            .route(
+                "/tickets/{id}/responses",
+                web::get().to(tickets::responses::list_responses),
+            )
+            .route(
+                "/tickets/{id}/responses/{response}",
+                web::get().to(tickets::responses::get_response),
+            )
+            .route(
+                "/tickets/{id}/responses/{response}/audit",
+                web::post().to(tickets::responses::add_audit),
+            )
+            .route(
+                "/tickets/{id}/transitions",
+                web::post().to(tickets::transitions::transition),
+            )
+            .route(
+                "/tickets/{id}/history",
+                web::get().to(tickets::transitions::history),
+            )
+            .route("/sla_policies", web::get().to(tickets::sla::list_policies))
+            .route(
+                "/sla_policies/{priority}",
+                web::put().to(tickets::sla::put_policy),
+            )
             .route("/api_keys", web::post().to(keys::create_key))
             .route("/api_keys", web::get().to(keys::list_keys))
-            .route("/api_keys/{id}", web::delete().to(keys::revoke_key)),
+            .route("/api_keys/{id}", web::delete().to(keys::revoke_key))
+            .configure(webhooks::routes)
+            .configure(interventions::routes),
     )
     .route(
         "/api/create_ticket",

@@ -6,7 +6,9 @@
 pub mod app;
 pub mod caller;
 pub mod command_bus;
+pub mod events;
 pub mod idempotency;
+pub mod interventions;
 pub mod keys;
 pub mod owners;
 pub mod rate_limit;
@@ -14,6 +16,7 @@ pub mod schema;
 pub mod settings;
 pub mod state;
 pub mod tickets;
+pub mod webhooks;
 
 pub use app::Application;
 pub use settings::Settings;

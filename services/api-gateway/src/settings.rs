@@ -50,6 +50,10 @@ pub struct HttpSettings {
 pub struct OwnerSettings {
     /// ticket-service base URL.
     pub tickets_url: String,
+    /// webhook-fanout base URL.
+    pub webhooks_url: String,
+    /// intervention-service base URL.
+    pub interventions_url: String,
     /// Per-request timeout.
     pub timeout_ms: u64,
 }
@@ -120,6 +124,22 @@ impl Validate for Settings {
         {
             return Err(SettingsError::invalid(
                 "owners.tickets_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if !self.owners.webhooks_url.starts_with("http://")
+            && !self.owners.webhooks_url.starts_with("https://")
+        {
+            return Err(SettingsError::invalid(
+                "owners.webhooks_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if !self.owners.interventions_url.starts_with("http://")
+            && !self.owners.interventions_url.starts_with("https://")
+        {
+            return Err(SettingsError::invalid(
+                "owners.interventions_url",
                 "must be an http(s) URL",
             ));
         }

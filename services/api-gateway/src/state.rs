@@ -10,4 +10,8 @@ pub struct GatewayState {
     pub idempotency: Idempotency,
     /// The ticket service's read API.
     pub tickets: OwnerClient,
+    /// webhook-fanout's read API.
+    pub webhooks: OwnerClient,
+    /// The intervention service's read API.
+    pub interventions: OwnerClient,
 }

@@ -7,11 +7,11 @@ use actix_web::{App, HttpServer, dev::Server, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
 use loopdesk_storage::{Pool, Relay, RelaySettings as StorageRelaySettings};
-use loopdesk_web::{Readiness, defaults, health};
+use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::{commands::CommandHandler, http, settings::Settings};
+use crate::{commands::CommandHandler, http, settings::Settings, sla};
 
 /// The ticket service's own migrations.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -51,9 +51,10 @@ impl Application {
             &broker,
             ConsumerSpec {
                 name: COMMAND_CONSUMER.to_owned(),
-                bindings: vec![Binding::Command(
-                    loopdesk_contracts::commands::CREATE_TICKET.to_owned(),
-                )],
+                bindings: loopdesk_contracts::commands::ALL_TICKET_COMMANDS
+                    .iter()
+                    .map(|name| Binding::Command((*name).to_owned()))
+                    .collect(),
                 prefetch: None,
                 concurrency: settings.consumer.concurrency,
             },
@@ -61,6 +62,13 @@ impl Application {
         );
         let workers = vec![
             consumer,
+            tokio::spawn(sla::checker::run(
+                pool.clone(),
+                relay.clone(),
+                Duration::from_millis(settings.lifecycle.sla_check_interval_ms),
+                settings.lifecycle.auto_close_after(),
+                shutdown.clone(),
+            )),
             tokio::spawn(relay.run(shutdown.clone())),
             tokio::spawn(purge_inbox(
                 pool.clone(),
@@ -78,6 +86,7 @@ impl Application {
         let app_pool = pool.clone();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(trace_requests))
                 .app_data(web::Data::new(app_pool.clone()))
                 .configure(defaults::configure)
                 .configure(health::configure(readiness.clone()))

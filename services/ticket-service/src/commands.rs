@@ -13,7 +13,18 @@ use loopdesk_storage::{Pool, Relay};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{apply::ApplyError, tickets::create};
+use crate::{
+    apply::ApplyError,
+    sla::policy,
+    thread::{audit, respond},
+    tickets::{create, delete, transition, update},
+};
+
+fn ticket(ticket: loopdesk_contracts::tickets::Ticket) -> TicketReply {
+    TicketReply::Ticket {
+        ticket: Box::new(ticket),
+    }
+}
 
 /// Handles every message on the ticket service's command queue.
 pub struct CommandHandler {
@@ -38,13 +49,23 @@ impl CommandHandler {
         envelope: &Envelope,
         command: TicketCommand,
     ) -> Result<TicketReply, ApplyError> {
+        let pool = &self.pool;
         match command {
-            TicketCommand::Create(create) => {
-                let ticket = create::apply(&self.pool, scope, envelope, create).await?;
-                Ok(TicketReply::Ticket {
-                    ticket: Box::new(ticket),
-                })
+            TicketCommand::Create(c) => Ok(ticket(create::apply(pool, scope, envelope, c).await?)),
+            TicketCommand::AddResponse(c) => Ok(TicketReply::Response {
+                response: Box::new(respond::apply(pool, scope, envelope, c).await?),
+            }),
+            TicketCommand::Transition(c) => {
+                Ok(ticket(transition::apply(pool, scope, envelope, c).await?))
             }
+            TicketCommand::Update(c) => Ok(ticket(update::apply(pool, scope, envelope, c).await?)),
+            TicketCommand::Delete(c) => Ok(ticket(delete::apply(pool, scope, envelope, c).await?)),
+            TicketCommand::AddAudit(c) => Ok(TicketReply::Audit {
+                entry: audit::apply(pool, scope, envelope, c).await?,
+            }),
+            TicketCommand::SetSlaPolicy(c) => Ok(TicketReply::SlaPolicy {
+                policy: policy::apply(pool, scope, envelope, c).await?,
+            }),
         }
     }
 

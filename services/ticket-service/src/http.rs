@@ -12,7 +12,15 @@ use loopdesk_contracts::{Env, Scope, Tenant, ids::TicketId, tickets::TicketQuery
 use loopdesk_storage::Pool;
 use loopdesk_web::Problem;
 
-use crate::tickets::store::{self, StoreError};
+use crate::{
+    sla::policy,
+    thread,
+    tickets::{
+        history::{self as status_history},
+        list,
+        store::{self, StoreError},
+    },
+};
 
 /// Header carrying the caller's tenant.
 pub const TENANT_HEADER: &str = "x-loopdesk-tenant";
@@ -24,7 +32,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/internal/v1")
             .route("/tickets", web::get().to(list_tickets))
-            .route("/tickets/{id}", web::get().to(get_ticket)),
+            .route("/tickets/{id}", web::get().to(get_ticket))
+            .route("/tickets/{id}/responses", web::get().to(list_responses))
+            .route(
+                "/tickets/{id}/responses/{response}",
+                web::get().to(get_response),
+            )
+            .route("/tickets/{id}/history", web::get().to(history))
+            .route("/sla_policies", web::get().to(list_policies)),
     );
 }
 
@@ -76,10 +91,90 @@ async fn list_tickets(
     query: web::Query<TicketQuery>,
 ) -> Result<HttpResponse, Problem> {
     let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
-    let page = store::list(&mut conn, &scope.0, &query)
+    let page = list::list(&mut conn, &scope.0, &query)
         .await
         .map_err(store_problem)?;
     Ok(HttpResponse::Ok().json(page))
+}
+
+/// Paging of a thread listing.
+#[derive(Debug, serde::Deserialize)]
+struct PageParams {
+    limit: Option<u16>,
+    cursor: Option<String>,
+}
+
+/// The ticket, if it exists (undeleted) in the caller's scope; 404 otherwise.
+async fn visible_ticket(
+    conn: &mut loopdesk_storage::Conn,
+    scope: &Scope,
+    id: &str,
+) -> Result<TicketId, Problem> {
+    let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
+    store::find(conn, scope, &id)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("ticket"))?;
+    Ok(id)
+}
+
+async fn list_responses(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    id: web::Path<String>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let id = visible_ticket(&mut conn, &scope.0, &id).await?;
+    let page = thread::store::page(
+        &mut conn,
+        &scope.0,
+        &id,
+        params.limit.unwrap_or(20),
+        params.cursor.as_deref(),
+    )
+    .await
+    .map_err(store_problem)?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+async fn get_response(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, Problem> {
+    let (id, response) = path.into_inner();
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let id = visible_ticket(&mut conn, &scope.0, &id).await?;
+    let response = response
+        .parse()
+        .map_err(|_| Problem::not_found("response"))?;
+    let response = thread::store::find(&mut conn, &scope.0, &id, &response)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("response"))?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+async fn history(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let id = visible_ticket(&mut conn, &scope.0, &id).await?;
+    let entries = status_history::of(&mut conn, &id)
+        .await
+        .map_err(store_problem)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": entries })))
+}
+
+async fn list_policies(pool: web::Data<Pool>, scope: CallerScope) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let policies = policy::list(&mut conn, &scope.0)
+        .await
+        .map_err(|e| store_problem(e.into()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": policies })))
 }
 
 fn db_unavailable() -> Problem {

@@ -7,6 +7,8 @@ pub mod commands;
 pub mod http;
 pub mod schema;
 pub mod settings;
+pub mod sla;
+pub mod thread;
 pub mod tickets;
 
 pub use app::Application;

@@ -25,6 +25,8 @@ pub struct Settings {
     pub relay: RelaySettings,
     /// Processed-message records.
     pub inbox: InboxSettings,
+    /// SLA checks and auto-close.
+    pub lifecycle: LifecycleSettings,
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
@@ -51,6 +53,29 @@ pub struct RelaySettings {
 pub struct InboxSettings {
     /// How long processed message ids are remembered (must exceed any redelivery window).
     pub retention_hours: i64,
+}
+
+/// SLA checks and auto-close.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LifecycleSettings {
+    /// Period of the SLA checker.
+    pub sla_check_interval_ms: u64,
+    /// Solved tickets close after this many hours.
+    pub auto_close_after_hours: i64,
+    /// Overrides `auto_close_after_hours` when positive (tests).
+    #[serde(default)]
+    pub auto_close_after_ms: i64,
+}
+
+impl LifecycleSettings {
+    /// How long a ticket stays solved before it closes on its own.
+    pub fn auto_close_after(&self) -> chrono::Duration {
+        if self.auto_close_after_ms > 0 {
+            chrono::Duration::milliseconds(self.auto_close_after_ms)
+        } else {
+            chrono::Duration::hours(self.auto_close_after_hours)
+        }
+    }
 }
 
 impl Settings {
@@ -92,6 +117,18 @@ impl Validate for Settings {
         require_range(
             "inbox.retention_hours",
             self.inbox.retention_hours,
+            1,
+            24 * 365,
+        )?;
+        require_range(
+            "lifecycle.sla_check_interval_ms",
+            self.lifecycle.sla_check_interval_ms,
+            10,
+            3_600_000,
+        )?;
+        require_range(
+            "lifecycle.auto_close_after_hours",
+            self.lifecycle.auto_close_after_hours,
             1,
             24 * 365,
         )

@@ -142,6 +142,7 @@ impl CompatRequest {
             tags: self.tags,
             source: Some("api".to_owned()),
             metadata: None,
+            follow_up_of: None,
             intervention: self.intervention,
             uid: self.uid,
             data,

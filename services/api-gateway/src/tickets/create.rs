@@ -111,6 +111,10 @@ pub async fn run_create(
                     Sent::Answered(TicketReply::Rejected { error }) => {
                         Creation::Rejected(error.into())
                     }
+                    Sent::Answered(other) => {
+                        tracing::error!(?other, "unexpected reply to ticket.create");
+                        Creation::Rejected(Problem::internal())
+                    }
                     Sent::Queued => Creation::Queued(id),
                 }))
             },

@@ -47,6 +47,8 @@ pub struct CreateTicketRequest {
     pub source: Option<String>,
     /// Integrator-owned string pairs.
     pub metadata: Option<BTreeMap<String, String>>,
+    /// A closed ticket this one follows up on.
+    pub follow_up_of: Option<String>,
     /// Intervention mode: the intervention's name.
     pub intervention: Option<String>,
     /// Intervention mode: the remote's correlation id.
@@ -70,7 +72,8 @@ pub struct RequesterInput {
 pub struct Checks(Vec<FieldError>);
 
 impl Checks {
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    /// Records a failure of `field`.
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
     }
 
@@ -233,6 +236,13 @@ impl CreateTicketRequest {
         let source = checks.label("source", self.source.as_deref().unwrap_or(DEFAULT_SOURCE));
         let tags = checks.tags("tags", self.tags.as_deref());
         let metadata = checks.metadata("metadata", self.metadata);
+        let follow_up_of = self.follow_up_of.and_then(|id| {
+            let parsed = id.parse::<TicketId>().ok();
+            if parsed.is_none() {
+                checks.fail("follow_up_of", "must be a ticket id like `tkt_01J9X...`");
+            }
+            parsed
+        });
         checks.finish(NewTicket {
             id: TicketId::generate(),
             subject,
@@ -243,6 +253,7 @@ impl CreateTicketRequest {
             tags,
             source,
             metadata,
+            follow_up_of,
         })
     }
 }

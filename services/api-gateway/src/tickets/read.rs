@@ -44,6 +44,10 @@ pub struct ListParams {
     tag: Option<String>,
     created_after: Option<DateTime<Utc>>,
     created_before: Option<DateTime<Utc>>,
+    assignee: Option<String>,
+    updated_after: Option<DateTime<Utc>>,
+    sla_breached: Option<bool>,
+    q: Option<String>,
 }
 
 /// `GET /v1/tickets`.
@@ -69,6 +73,10 @@ pub async fn list_tickets(
         tag: params.tag.map(|t| t.trim().to_lowercase()),
         created_after: params.created_after,
         created_before: params.created_before,
+        assignee: params.assignee,
+        updated_after: params.updated_after,
+        sla_breached: params.sla_breached,
+        q: params.q.filter(|q| !q.trim().is_empty()),
         limit,
         cursor: params.cursor,
     };

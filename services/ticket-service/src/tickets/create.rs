@@ -1,20 +1,24 @@
-//! Applying `ticket.create`: the ticket row, its inbox record and its `ticket.created`
-//! event commit together, or not at all.
+//! Applying `ticket.create`: the ticket row, its SLA targets, its first history entry, its
+//! inbox record and its `ticket.created` event commit together, or not at all.
 
 use chrono::Utc;
 use loopdesk_contracts::{
-    DomainError, Scope,
+    Actor, DomainError, FieldError, Scope,
     commands::CreateTicket,
-    events::{TICKET_CREATED, TicketEvent, TicketEventData},
-    ids::EventId,
-    tickets::Ticket,
+    events::TICKET_CREATED,
+    ids::TicketId,
+    tickets::{Status, Ticket},
 };
-use loopdesk_messaging::{Envelope, OutgoingMessage, Route};
-use loopdesk_storage::{Pool, claim, enqueue};
+use loopdesk_messaging::Envelope;
+use loopdesk_storage::{Conn, Pool, claim, enqueue};
 
 use crate::{
     apply::ApplyError,
-    tickets::store::{self, TicketRow},
+    sla::{clock, policy},
+    tickets::{
+        change::{self, event},
+        store::{self, TicketRow},
+    },
 };
 
 /// The inbox name of the command consumer.
@@ -31,11 +35,24 @@ pub async fn apply(
     loopdesk_storage::transaction(pool, async |conn| {
         let id = command.ticket.id;
         if claim(conn, CONSUMER, &request.message_id).await? {
-            let row = TicketRow::new(scope, &command.ticket, Utc::now());
+            if let Some(original) = command.ticket.follow_up_of {
+                check_follow_up(conn, scope, &original).await?;
+            }
+            let mut row = TicketRow::new(scope, &command.ticket, Utc::now());
+            let sla = policy::find(conn, scope, command.ticket.priority).await?;
+            clock::apply_policy(&mut row, sla.as_ref());
             if store::insert(conn, &row).await? {
                 let ticket = row.into_ticket()?;
-                let event = created_event(request, ticket, command.actor);
-                enqueue(conn, &event).await?;
+                change::record_creation(conn, &ticket, &command.actor).await?;
+                let created = change::message(
+                    &ticket,
+                    &command.actor,
+                    event(TICKET_CREATED, serde_json::Map::new()),
+                    1,
+                    ticket.created_at,
+                    Some(request),
+                );
+                enqueue(conn, &created).await?;
             }
         }
         store::find(conn, scope, &id).await?.ok_or_else(|| {
@@ -51,32 +68,34 @@ pub async fn apply(
     .await
 }
 
-fn created_event(
-    request: &Envelope,
-    ticket: Ticket,
-    actor: loopdesk_contracts::Actor,
-) -> OutgoingMessage {
-    let event = TicketEvent {
-        id: EventId::generate(),
-        kind: TICKET_CREATED.to_owned(),
-        created_at: ticket.created_at,
-        tenant: ticket.tenant.clone(),
-        env: ticket.env,
-        sequence: 1,
-        data: TicketEventData {
-            ticket,
-            actor,
-            changes: serde_json::Map::new(),
-        },
+/// A follow-up links to a closed ticket of the same scope.
+async fn check_follow_up(
+    conn: &mut Conn,
+    scope: &Scope,
+    original: &TicketId,
+) -> Result<(), ApplyError> {
+    let refuse = |message: &str| {
+        let mut e = DomainError::new(
+            422,
+            "validation_failed",
+            "Validation failed",
+            format!("`follow_up_of` {message}"),
+        );
+        e.errors.push(FieldError::new("follow_up_of", message));
+        ApplyError::Rejected(e)
     };
-    let mut envelope = Envelope::new(TICKET_CREATED, event.tenant.as_str(), event.env.as_str());
-    envelope.correlation_id = Some(request.message_id.clone());
-    envelope.traceparent = request.traceparent.clone();
-    envelope.tracestate = request.tracestate.clone();
-    OutgoingMessage {
-        route: Route::Event(TICKET_CREATED.to_owned()),
-        envelope,
-        // Serializing our own plain data type cannot fail.
-        body: serde_json::to_vec(&event).unwrap_or_default(),
+    match store::find(conn, scope, original).await? {
+        None => Err(refuse("must name an existing ticket")),
+        Some(t) if t.status != Status::Closed => Err(refuse("must name a closed ticket")),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The system as an actor (timers, SLA).
+pub fn system_actor(what: &str) -> Actor {
+    Actor {
+        kind: loopdesk_contracts::ActorKind::System,
+        id: what.to_owned(),
+        key_id: None,
     }
 }

@@ -27,12 +27,24 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(format!("{VERSION}{}", self.last_id))
     }
 
-    /// Parses an opaque cursor; `None` if it is not one of ours.
+    /// Parses an opaque ticket cursor; `None` if it is not one of ours.
     pub fn decode(text: &str) -> Option<Self> {
+        Self::decode_as::<TicketId>(text)
+    }
+
+    /// The cursor that continues after the id `id` of any kind.
+    pub fn after_id(id: &impl std::fmt::Display) -> Self {
+        Self {
+            last_id: id.to_string(),
+        }
+    }
+
+    /// Parses an opaque cursor over ids of type `T`; `None` if it is not one of ours.
+    pub fn decode_as<T: std::str::FromStr + std::fmt::Display>(text: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
         let text = String::from_utf8(bytes).ok()?;
-        let id: TicketId = text.strip_prefix(VERSION)?.parse().ok()?;
-        Some(Self::after(&id))
+        let id: T = text.strip_prefix(VERSION)?.parse().ok()?;
+        Some(Self::after_id(&id))
     }
 }
 

@@ -9,34 +9,48 @@ use diesel_async::RunQueryDsl;
 use loopdesk_contracts::{
     Env, Scope, Tenant,
     ids::TicketId,
-    pagination::Page,
-    tickets::{NewTicket, Priority, Requester, Status, Ticket, TicketQuery},
+    tickets::{NewTicket, Priority, Requester, Status, Ticket, TicketSla},
 };
 use loopdesk_storage::Conn;
 
-use crate::{schema::tickets, tickets::cursor::Cursor};
+use crate::schema::tickets;
 
-/// A row of `tickets`.
-#[derive(Debug, Queryable, Selectable, Insertable)]
+/// A row of `tickets`; the working copy a change edits before saving it.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(treat_none_as_null = true)]
+#[allow(missing_docs)]
 #[diesel(table_name = tickets, check_for_backend(diesel::pg::Pg))]
 pub struct TicketRow {
-    id: String,
-    tenant: String,
-    env: String,
-    subject: String,
-    description: String,
-    requester_email: String,
-    requester_name: Option<String>,
-    status: String,
-    priority: String,
-    queue: String,
-    tags: Vec<String>,
-    source: String,
-    metadata: serde_json::Value,
-    version: i64,
-    event_sequence: i64,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
+    pub id: String,
+    pub tenant: String,
+    pub env: String,
+    pub subject: String,
+    pub description: String,
+    pub requester_email: String,
+    pub requester_name: Option<String>,
+    pub status: String,
+    pub priority: String,
+    pub queue: String,
+    pub tags: Vec<String>,
+    pub source: String,
+    pub metadata: serde_json::Value,
+    pub version: i64,
+    pub event_sequence: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub assignee: Option<String>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub follow_up_of: Option<String>,
+    pub solved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub first_response_due_at: Option<DateTime<Utc>>,
+    pub resolution_due_at: Option<DateTime<Utc>>,
+    pub first_responded_at: Option<DateTime<Utc>>,
+    pub first_response_breached_at: Option<DateTime<Utc>>,
+    pub resolution_breached_at: Option<DateTime<Utc>>,
+    pub sla_paused_at: Option<DateTime<Utc>>,
+    pub sla_paused_ms: i64,
 }
 
 /// A stored row that no longer parses as a ticket: a bug or a hand edit, never input.
@@ -45,6 +59,16 @@ pub struct TicketRow {
 pub struct CorruptRow {
     id: String,
     what: &'static str,
+}
+
+impl CorruptRow {
+    /// Row `id` failed to parse at `what`.
+    pub fn new(id: &str, what: &'static str) -> Self {
+        Self {
+            id: id.to_owned(),
+            what,
+        }
+    }
 }
 
 impl TicketRow {
@@ -65,10 +89,52 @@ impl TicketRow {
             source: ticket.source.clone(),
             metadata: serde_json::to_value(&ticket.metadata).unwrap_or_default(),
             version: 1,
-            event_sequence: 0,
+            // `ticket.created` takes sequence 1.
+            event_sequence: 1,
             created_at: now,
             updated_at: now,
+            assignee: None,
+            due_at: None,
+            follow_up_of: ticket.follow_up_of.map(|id| id.to_string()),
+            solved_at: None,
+            closed_at: None,
+            deleted_at: None,
+            first_response_due_at: None,
+            resolution_due_at: None,
+            first_responded_at: None,
+            first_response_breached_at: None,
+            resolution_breached_at: None,
+            sla_paused_at: None,
+            sla_paused_ms: 0,
         }
+    }
+
+    /// The status, parsed.
+    pub fn status(&self) -> Result<Status, CorruptRow> {
+        Status::parse(&self.status).ok_or_else(|| CorruptRow {
+            id: self.id.clone(),
+            what: "status",
+        })
+    }
+
+    /// The priority, parsed.
+    pub fn priority(&self) -> Result<Priority, CorruptRow> {
+        Priority::parse(&self.priority).ok_or_else(|| CorruptRow {
+            id: self.id.clone(),
+            what: "priority",
+        })
+    }
+
+    /// The scope the row belongs to.
+    pub fn scope(&self) -> Result<Scope, CorruptRow> {
+        let corrupt = |what| CorruptRow {
+            id: self.id.clone(),
+            what,
+        };
+        Ok(Scope {
+            tenant: Tenant::parse(self.tenant.clone()).map_err(|_| corrupt("tenant"))?,
+            env: self.env.parse::<Env>().map_err(|_| corrupt("env"))?,
+        })
     }
 
     /// The contract view of the row.
@@ -94,6 +160,25 @@ impl TicketRow {
             queue: self.queue,
             tags: self.tags,
             source: self.source,
+            assignee: self.assignee,
+            due_at: self.due_at,
+            follow_up_of: self
+                .follow_up_of
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|_| corrupt("follow_up_of"))?,
+            sla: TicketSla {
+                first_response_due_at: self.first_response_due_at,
+                resolution_due_at: self.resolution_due_at,
+                first_responded_at: self.first_responded_at,
+                first_response_breached_at: self.first_response_breached_at,
+                resolution_breached_at: self.resolution_breached_at,
+                paused_at: self.sla_paused_at,
+            },
+            solved_at: self.solved_at,
+            closed_at: self.closed_at,
+            deleted_at: self.deleted_at,
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -126,25 +211,13 @@ pub async fn insert(conn: &mut Conn, row: &TicketRow) -> QueryResult<bool> {
     Ok(inserted == 1)
 }
 
-/// Hands out the next event sequence number of a ticket (row-locked by the update).
-pub async fn next_sequence(conn: &mut Conn, id: &TicketId) -> QueryResult<i64> {
-    diesel::update(tickets::table.find(id.to_string()))
-        .set(tickets::event_sequence.eq(tickets::event_sequence + 1))
-        .returning(tickets::event_sequence)
-        .get_result(conn)
-        .await
-}
-
-/// The ticket with this id in this scope.
+/// The ticket with this id in this scope; deleted tickets are not found.
 pub async fn find(
     conn: &mut Conn,
     scope: &Scope,
     id: &TicketId,
 ) -> Result<Option<Ticket>, StoreError> {
-    let row = tickets::table
-        .find(id.to_string())
-        .filter(tickets::tenant.eq(scope.tenant.as_str()))
-        .filter(tickets::env.eq(scope.env.as_str()))
+    let row = scoped(scope, id)
         .select(TicketRow::as_select())
         .first(conn)
         .await
@@ -152,62 +225,40 @@ pub async fn find(
     Ok(row.map(TicketRow::into_ticket).transpose()?)
 }
 
-/// One page of the scope's tickets, newest first.
-pub async fn list(
+/// The row of this ticket, locked until the transaction ends, so changes to one ticket
+/// (and its event sequence) are serialized; deleted tickets are not found.
+pub async fn lock(
     conn: &mut Conn,
     scope: &Scope,
-    query: &TicketQuery,
-) -> Result<Page<Ticket>, StoreError> {
-    let mut q = tickets::table
+    id: &TicketId,
+) -> Result<Option<TicketRow>, StoreError> {
+    // Boxed queries cannot lock: the scope filter is spelled out here.
+    Ok(tickets::table
+        .filter(tickets::id.eq(id.to_string()))
         .filter(tickets::tenant.eq(scope.tenant.as_str()))
         .filter(tickets::env.eq(scope.env.as_str()))
+        .filter(tickets::deleted_at.is_null())
         .select(TicketRow::as_select())
-        .into_boxed();
-    if let Some(cursor) = &query.cursor {
-        let after = Cursor::decode(cursor).ok_or(StoreError::BadCursor)?;
-        q = q.filter(tickets::id.lt(after.last_id));
-    }
-    if let Some(status) = query.status {
-        q = q.filter(tickets::status.eq(status.as_str()));
-    }
-    if let Some(priority) = query.priority {
-        q = q.filter(tickets::priority.eq(priority.as_str()));
-    }
-    if let Some(queue) = &query.queue {
-        q = q.filter(tickets::queue.eq(queue.clone()));
-    }
-    if let Some(requester) = &query.requester {
-        q = q.filter(tickets::requester_email.eq(requester.to_lowercase()));
-    }
-    if let Some(tag) = &query.tag {
-        q = q.filter(tickets::tags.contains(vec![tag.clone()]));
-    }
-    if let Some(after) = query.created_after {
-        q = q.filter(tickets::created_at.ge(after));
-    }
-    if let Some(before) = query.created_before {
-        q = q.filter(tickets::created_at.lt(before));
-    }
-    let limit = i64::from(query.limit.clamp(1, 100));
-    let mut rows: Vec<TicketRow> = q
-        .order(tickets::id.desc())
-        .limit(limit + 1)
-        .load(conn)
-        .await?;
-    let has_more = rows.len() as i64 > limit;
-    rows.truncate(limit as usize);
-    let data = rows
-        .into_iter()
-        .map(TicketRow::into_ticket)
-        .collect::<Result<Vec<_>, _>>()?;
-    let next_cursor = if has_more {
-        data.last().map(|t| Cursor::after(&t.id).encode())
-    } else {
-        None
-    };
-    Ok(Page {
-        data,
-        has_more,
-        next_cursor,
-    })
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Writes a working copy back (the row must be locked by [`lock`]).
+pub async fn save(conn: &mut Conn, row: &TicketRow) -> QueryResult<()> {
+    diesel::update(tickets::table.find(&row.id))
+        .set(row)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+fn scoped(scope: &Scope, id: &TicketId) -> tickets::BoxedQuery<'static, diesel::pg::Pg> {
+    tickets::table
+        .filter(tickets::id.eq(id.to_string()))
+        .filter(tickets::tenant.eq(scope.tenant.as_str().to_owned()))
+        .filter(tickets::env.eq(scope.env.as_str()))
+        .filter(tickets::deleted_at.is_null())
+        .into_boxed()
 }

@@ -34,7 +34,22 @@ pub struct Options {
     pub without_ticket_service: bool,
     /// Route the ticket service's database connections through a proxy the test can cut.
     pub ticket_db_proxy: bool,
+    /// CIDRs webhook-fanout may reach although not global (default
+    /// `127.0.0.0/8,::1/128`; `Some(String::new())` allows none).
+    pub webhook_allow_cidrs: Option<String>,
+    /// webhook-fanout's retry schedule in ms (default `0,100,200,300,400`).
+    pub webhook_schedule_ms: Option<String>,
+    /// webhook-fanout's attempt timeout in ms (default 2000).
+    pub webhook_attempt_timeout_ms: Option<u64>,
+    /// How long an endpoint may fail continuously before it is disabled (default 5 days).
+    pub webhook_failure_disable_after_ms: Option<u64>,
 }
+
+/// The key webhook-fanout encrypts signing secrets with in tests (base64 of 32 bytes).
+pub const WEBHOOK_ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The key the intervention service encrypts remote bearer tokens with in tests.
+pub const INTERVENTION_ENCRYPTION_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 
 /// A running system under test.
 pub struct TestApp {
@@ -53,6 +68,7 @@ pub struct TestApp {
     /// The test's own broker connection (declaring taps).
     pub broker: Broker,
     ticket_vars: HashMap<String, String>,
+    webhook_vars: HashMap<String, String>,
     brokers: Vec<Broker>,
     stops: Vec<CancellationToken>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -120,12 +136,70 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         brokers.push(started.broker);
     }
 
+    let mut webhook_vars = common(amqp_url());
+    webhook_vars.extend(vars(&[
+        (
+            "LOOPDESK_SECRETS__ENCRYPTION_KEY",
+            WEBHOOK_ENCRYPTION_KEY.into(),
+        ),
+        ("LOOPDESK_SECRETS__ROTATION_GRACE_MS", "600000".into()),
+        (
+            "LOOPDESK_DELIVERY__SCHEDULE_MS",
+            options
+                .webhook_schedule_ms
+                .clone()
+                .unwrap_or_else(|| "0,100,200,300,400".into()),
+        ),
+        (
+            "LOOPDESK_DELIVERY__ATTEMPT_TIMEOUT_MS",
+            options
+                .webhook_attempt_timeout_ms
+                .unwrap_or(2000)
+                .to_string(),
+        ),
+        ("LOOPDESK_DELIVERY__RETRY_AFTER_MAX_MS", "2000".into()),
+        (
+            "LOOPDESK_DELIVERY__FAILURE_DISABLE_AFTER_MS",
+            options
+                .webhook_failure_disable_after_ms
+                .unwrap_or(432_000_000)
+                .to_string(),
+        ),
+        ("LOOPDESK_DELIVERY__POLL_INTERVAL_MS", "50".into()),
+        (
+            "LOOPDESK_OUTBOUND__ALLOW_CIDRS",
+            options
+                .webhook_allow_cidrs
+                .clone()
+                .unwrap_or_else(|| "127.0.0.0/8,::1/128".into()),
+        ),
+        ("LOOPDESK_OUTBOUND__ALLOW_HTTP", "true".into()),
+    ]));
+    let started = start_webhook_fanout(&webhook_vars).await;
+    let webhooks_url = started.url;
+    stops.push(started.stop);
+    tasks.push(started.task);
+    brokers.push(started.broker);
+
+    let mut intervention_vars = common(amqp_url());
+    intervention_vars.insert(
+        "LOOPDESK_SECRETS__ENCRYPTION_KEY".into(),
+        INTERVENTION_ENCRYPTION_KEY.into(),
+    );
+    let started = start_intervention_service(&intervention_vars).await;
+    let interventions_url = started.url;
+    stops.push(started.stop);
+    tasks.push(started.task);
+    brokers.push(started.broker);
+
     let mut gateway_vars = common(gateway_amqp);
     gateway_vars.extend(vars(&[
         ("LOOPDESK_AUTH__ACTIVE_KID", "k1".into()),
         ("LOOPDESK_AUTH__KEYS__K1", SECRET.into()),
         ("LOOPDESK_AUTH__REVOCATION_REFRESH_MS", "200".into()),
         ("LOOPDESK_OWNERS__TICKETS_URL", tickets_url),
+        ("LOOPDESK_OWNERS__WEBHOOKS_URL", webhooks_url),
+        ("LOOPDESK_OWNERS__INTERVENTIONS_URL", interventions_url),
         (
             "LOOPDESK_HTTP__REPLY_DEADLINE_MS",
             options.reply_deadline_ms.unwrap_or(3000).to_string(),
@@ -177,6 +251,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ticket_db_proxy,
         broker,
         ticket_vars,
+        webhook_vars,
         brokers,
         stops,
         tasks,
@@ -200,6 +275,56 @@ async fn start_ticket_service(vars: &HashMap<String, String>) -> Started {
         .wait_connected(Duration::from_secs(10))
         .await
         .expect("ticket service reaches the broker");
+    let url = format!("http://127.0.0.1:{}", service.port());
+    let stop = service.shutdown_token();
+    let broker = service.broker().clone();
+    let task = tokio::spawn(async move {
+        let _ = service.run_until_stopped().await;
+    });
+    Started {
+        url,
+        stop,
+        task,
+        broker,
+    }
+}
+
+async fn start_intervention_service(vars: &HashMap<String, String>) -> Started {
+    let settings = intervention_service::Settings::load_with_vars(vars.clone())
+        .expect("intervention-service settings");
+    let service = intervention_service::Application::build(settings)
+        .await
+        .expect("intervention-service starts");
+    service
+        .broker()
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("intervention-service reaches the broker");
+    let url = format!("http://127.0.0.1:{}", service.port());
+    let stop = service.shutdown_token();
+    let broker = service.broker().clone();
+    let task = tokio::spawn(async move {
+        let _ = service.run_until_stopped().await;
+    });
+    Started {
+        url,
+        stop,
+        task,
+        broker,
+    }
+}
+
+async fn start_webhook_fanout(vars: &HashMap<String, String>) -> Started {
+    let settings =
+        webhook_fanout::Settings::load_with_vars(vars.clone()).expect("webhook-fanout settings");
+    let service = webhook_fanout::Application::build(settings)
+        .await
+        .expect("webhook-fanout starts");
+    service
+        .broker()
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("webhook-fanout reaches the broker");
     let url = format!("http://127.0.0.1:{}", service.port());
     let stop = service.shutdown_token();
     let broker = service.broker().clone();
@@ -351,6 +476,96 @@ impl TestApp {
             let _ = broker.delete_declared_topology().await;
         }
         self.db.drop_database().await;
+    }
+
+    /// Starts one more webhook-fanout instance on the same database and prefix.
+    pub async fn start_another_webhook_fanout(&mut self) {
+        let started = start_webhook_fanout(&self.webhook_vars).await;
+        self.stops.push(started.stop);
+        self.tasks.push(started.task);
+        self.brokers.push(started.broker);
+    }
+
+    /// `POST /v1/webhook_endpoints` with a fresh idempotency key; asserts 201 and
+    /// answers the body (with its `secret`).
+    pub async fn create_endpoint(&self, key: &str, body: &Value) -> Value {
+        let response = self
+            .post(
+                "/v1/webhook_endpoints",
+                key,
+                Some(&ulid::Ulid::new().to_string()),
+                body,
+            )
+            .await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{body}");
+        body
+    }
+
+    /// Publishes a `ticket.*` event of `kind` for `tenant` (test env) straight onto the
+    /// events exchange, as the ticket service would; answers its id.
+    pub async fn publish_event(&self, tenant: &str, kind: &str) -> String {
+        let id = loopdesk_contracts::ids::EventId::generate().to_string();
+        let ticket = loopdesk_contracts::ids::TicketId::generate().to_string();
+        let body = serde_json::json!({
+            "id": id,
+            "type": kind,
+            "created_at": chrono::Utc::now(),
+            "tenant": tenant,
+            "env": "test",
+            "sequence": 1,
+            "data": {
+                "ticket": {"id": ticket, "subject": "Printer on fire"},
+                "actor": {"type": "system", "id": "test"},
+            }
+        });
+        let envelope = loopdesk_messaging::Envelope::new(kind, tenant, "test");
+        let message = loopdesk_messaging::OutgoingMessage {
+            route: loopdesk_messaging::Route::Event(kind.to_owned()),
+            envelope,
+            body: serde_json::to_vec(&body).unwrap(),
+        };
+        self.broker
+            .publisher()
+            .publish(&message)
+            .await
+            .expect("event published");
+        id
+    }
+
+    /// Sends `intervention.payload.open` for `tenant` (test env) straight to the
+    /// intervention service, as the create flow will, and answers its reply.
+    pub async fn open_intervention_payload(
+        &self,
+        tenant: &str,
+        ticket_id: &str,
+        intervention: &str,
+        uid: &str,
+        data: Value,
+    ) -> Value {
+        let name = loopdesk_contracts::interventions::OPEN_PAYLOAD;
+        let command = serde_json::json!({
+            "type": name,
+            "id": loopdesk_contracts::ids::InterventionPayloadId::generate().to_string(),
+            "ticket_id": ticket_id,
+            "intervention": intervention,
+            "uid": uid,
+            "data": data,
+            "actor": {"type": "system", "id": "test"},
+        });
+        let envelope = loopdesk_messaging::Envelope::new(name, tenant, "test");
+        let message = loopdesk_messaging::OutgoingMessage::json(
+            loopdesk_messaging::Route::Command(name.to_owned()),
+            envelope,
+            &command,
+        )
+        .unwrap();
+        let reply = loopdesk_messaging::RpcClient::start(&self.broker)
+            .call(message, Duration::from_secs(10))
+            .await
+            .expect("the intervention service answers");
+        reply.json().unwrap()
     }
 }
 

@@ -3,8 +3,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod deliveries;
+mod events;
 mod helpers;
 mod idempotency;
+mod interventions;
+mod lifecycle;
+mod observability;
 mod outage;
+mod outbound_safety;
+mod receiver;
+mod search;
+mod sla;
+mod steps;
+mod threads;
 mod tickets;
+mod updates;
 mod validation;
+mod webhooks;

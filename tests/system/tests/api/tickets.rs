@@ -213,6 +213,7 @@ fn command(id: TicketId) -> TicketCommand {
             tags: vec![],
             source: "api".into(),
             metadata: Default::default(),
+            follow_up_of: None,
         },
         actor: loopdesk_contracts::Actor {
             kind: loopdesk_contracts::ActorKind::System,

@@ -1,0 +1,101 @@
+//! Reading the library and the ticket panel, answered by the intervention service.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{FieldError, ids::TicketId};
+use loopdesk_web::Problem;
+use serde::{Deserialize, Serialize};
+
+use crate::{caller::Caller, interventions::definition_name, state::GatewayState};
+
+/// Query parameters of the library listing.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+/// `GET /v1/interventions`: by name, cursor-paginated.
+pub async fn list(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    if params.limit.is_some_and(|l| !(1..=100).contains(&l)) {
+        return Err(Problem::validation(vec![FieldError::new(
+            "limit",
+            "must be between 1 and 100",
+        )]));
+    }
+    state
+        .interventions
+        .get(&caller.scope(), "/internal/v1/interventions", &*params)
+        .await
+}
+
+/// `GET /v1/interventions/{name}`.
+pub async fn get(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?;
+    state
+        .interventions
+        .get(
+            &caller.scope(),
+            &format!("/internal/v1/interventions/{name}"),
+            &(),
+        )
+        .await
+}
+
+/// `GET /v1/interventions/{name}/templates`: the sources of the templates that exist.
+pub async fn templates(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?;
+    state
+        .interventions
+        .get(
+            &caller.scope(),
+            &format!("/internal/v1/interventions/{name}/templates"),
+            &(),
+        )
+        .await
+}
+
+/// `GET /v1/tickets/{id}/interventions`: the panel of a ticket the caller can see.
+pub async fn panel(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsRead)?;
+    let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
+    let scope = caller.scope();
+    // The ticket service decides visibility: another tenant's or a deleted ticket is 404.
+    let ticket = state
+        .tickets
+        .get(&scope, &format!("/internal/v1/tickets/{id}"), &())
+        .await?;
+    if ticket.status() != StatusCode::OK {
+        return Ok(ticket);
+    }
+    state
+        .interventions
+        .get(
+            &scope,
+            &format!("/internal/v1/tickets/{id}/interventions"),
+            &(),
+        )
+        .await
+}

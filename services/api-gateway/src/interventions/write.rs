@@ -1,0 +1,319 @@
+//! Library writes: each runs under its Idempotency-Key, goes to the intervention
+//! service as a command, and answers with the definition as it now is (or 202 while the
+//! command is still queued). Refusals are recorded, so they replay.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{
+    ids::{FieldId, MessageId},
+    interventions::{
+        FieldPatch, FieldSpec, FieldType, InterventionCommand, InterventionPatch,
+        InterventionReply, NewField, NewIntervention, TemplateKind,
+    },
+};
+use loopdesk_web::{JsonBody, Problem};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    caller::Caller,
+    command_bus::Sent,
+    idempotency::{Answer, KeyedRequest},
+    interventions::{definition_name, location},
+    state::GatewayState,
+    tickets::create::problem_answer,
+};
+
+/// `POST /v1/interventions/{name}/fields` body: a field and, optionally, where.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddFieldRequest {
+    #[serde(rename = "type")]
+    kind: FieldType,
+    name: Option<String>,
+    label: Option<String>,
+    width_px: Option<i32>,
+    #[serde(default)]
+    required: bool,
+    ordinal: Option<i32>,
+}
+
+/// `POST /v1/interventions/{name}/fields/reorder` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderRequest {
+    field_ids: Vec<FieldId>,
+}
+
+/// `PUT /v1/interventions/{name}/templates/{kind}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    body: String,
+}
+
+#[derive(Serialize)]
+struct Accepted<'a> {
+    name: &'a str,
+    state: &'static str,
+    detail: &'static str,
+}
+
+/// `POST /v1/interventions`.
+pub async fn create(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    body: JsonBody<NewIntervention>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let definition = body.value;
+    let name = definition.name.clone();
+    let command = InterventionCommand::Define {
+        definition,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::CREATED, command).await
+}
+
+/// `PATCH /v1/interventions/{name}`: any subset of the settings; `remote_bearer_token:
+/// null` clears the token.
+pub async fn update(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+    body: JsonBody<InterventionPatch>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?.to_owned();
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let command = InterventionCommand::Update {
+        name: name.clone(),
+        patch: body.value,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `PUT /v1/interventions/{name}/fields`: the whole ordered list.
+pub async fn replace_fields(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+    body: JsonBody<Vec<FieldSpec>>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?.to_owned();
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let fields = body
+        .value
+        .into_iter()
+        .map(|spec| NewField {
+            id: FieldId::generate(),
+            spec,
+        })
+        .collect();
+    let command = InterventionCommand::ReplaceFields {
+        name: name.clone(),
+        fields,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `POST /v1/interventions/{name}/fields`: appends, or inserts at `ordinal`.
+pub async fn add_field(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+    body: JsonBody<AddFieldRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?.to_owned();
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let request = body.value;
+    let command = InterventionCommand::AddField {
+        name: name.clone(),
+        field: NewField {
+            id: FieldId::generate(),
+            spec: FieldSpec {
+                kind: request.kind,
+                name: request.name,
+                label: request.label,
+                width_px: request.width_px,
+                required: request.required,
+            },
+        },
+        ordinal: request.ordinal,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::CREATED, command).await
+}
+
+/// `PATCH /v1/interventions/{name}/fields/{field_id}`.
+pub async fn update_field(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<FieldPatch>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let (name, field_id) = path.into_inner();
+    let name = definition_name(&name)?.to_owned();
+    let field_id = field_id_of(&field_id)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let command = InterventionCommand::UpdateField {
+        name: name.clone(),
+        field_id,
+        patch: body.value,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `DELETE /v1/interventions/{name}/fields/{field_id}`.
+pub async fn remove_field(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let (name, field_id) = path.into_inner();
+    let name = definition_name(&name)?.to_owned();
+    let field_id = field_id_of(&field_id)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
+    let command = InterventionCommand::RemoveField {
+        name: name.clone(),
+        field_id,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `POST /v1/interventions/{name}/fields/reorder`: every field id, in the new order.
+pub async fn reorder_fields(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    name: web::Path<String>,
+    body: JsonBody<ReorderRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let name = definition_name(&name)?.to_owned();
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let command = InterventionCommand::ReorderFields {
+        name: name.clone(),
+        field_ids: body.value.field_ids,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `PUT /v1/interventions/{name}/templates/{private|public|final}`.
+pub async fn put_template(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<TemplateRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let (name, kind) = path.into_inner();
+    let name = definition_name(&name)?.to_owned();
+    let kind = template_kind(&kind)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let command = InterventionCommand::PutTemplate {
+        name: name.clone(),
+        kind,
+        body: body.value.body,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+/// `DELETE /v1/interventions/{name}/templates/{public|final}` (private is required).
+pub async fn delete_template(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::InterventionsAdmin)?;
+    let (name, kind) = path.into_inner();
+    let name = definition_name(&name)?.to_owned();
+    let kind = template_kind(&kind)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
+    let command = InterventionCommand::DeleteTemplate {
+        name: name.clone(),
+        kind,
+        actor: caller.actor(),
+    };
+    run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
+}
+
+fn field_id_of(raw: &str) -> Result<FieldId, Problem> {
+    raw.parse().map_err(|_| Problem::not_found("field"))
+}
+
+fn template_kind(raw: &str) -> Result<TemplateKind, Problem> {
+    TemplateKind::parse(raw).ok_or_else(|| Problem::not_found("template"))
+}
+
+/// Sends `command` under the request's key; refusals become recorded problems, the
+/// definition is the answer with `status`, and a queued command is 202.
+async fn run(
+    state: &GatewayState,
+    caller: &Caller,
+    keyed: &KeyedRequest,
+    name: &str,
+    status: StatusCode,
+    command: InterventionCommand,
+) -> Result<HttpResponse, Problem> {
+    let scope = caller.scope();
+    let created = status == StatusCode::CREATED;
+    state
+        .idempotency
+        .run(
+            keyed,
+            || (name.to_owned(), MessageId::generate().to_string()),
+            |claim| async move {
+                let sent = state
+                    .commands
+                    .send::<_, InterventionReply>(
+                        &scope,
+                        &claim.message_id,
+                        command.name(),
+                        &command,
+                    )
+                    .await?;
+                Ok(match sent {
+                    Sent::Answered(InterventionReply::Rejected { error }) => {
+                        problem_answer(&error.into())
+                    }
+                    Sent::Answered(InterventionReply::Intervention { intervention }) => {
+                        let at = created.then(|| location(&intervention.name));
+                        Answer::json(status, &intervention, at)
+                    }
+                    Sent::Answered(InterventionReply::Payload { .. }) | Sent::Queued => {
+                        Answer::json(
+                            StatusCode::ACCEPTED,
+                            &Accepted {
+                                name: &claim.resource_id,
+                                state: "accepted",
+                                detail: "the change is queued; GET the Location to see it applied",
+                            },
+                            Some(location(&claim.resource_id)),
+                        )
+                    }
+                })
+            },
+        )
+        .await
+}

@@ -1,0 +1,222 @@
+//! The command consumer: decodes each message, applies it once, answers the sender.
+
+use std::sync::Arc;
+
+use loopdesk_contracts::{
+    Env, Scope, Tenant,
+    interventions::{InterventionCommand, InterventionReply},
+};
+use loopdesk_messaging::{
+    Delivery, Envelope, Handler, Outcome, OutgoingMessage, Publisher, extract_parent,
+};
+use loopdesk_storage::{Pool, Relay};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::{
+    apply::ApplyError,
+    definitions::{
+        define,
+        edit::{self, Edit},
+        fields::FieldEdit,
+    },
+    payloads::open::{self, OpenPayload},
+    secrets::SecretBox,
+};
+
+/// Handles every message on the intervention service's command queue.
+pub struct CommandHandler {
+    pool: Pool,
+    secrets: SecretBox,
+    publisher: Publisher,
+    relay: Relay,
+}
+
+fn intervention(i: loopdesk_contracts::interventions::Intervention) -> InterventionReply {
+    InterventionReply::Intervention {
+        intervention: Box::new(i),
+    }
+}
+
+impl CommandHandler {
+    /// A handler writing through `pool` and answering through `publisher`.
+    pub fn new(pool: Pool, secrets: SecretBox, publisher: Publisher, relay: Relay) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            secrets,
+            publisher,
+            relay,
+        })
+    }
+
+    async fn apply(
+        &self,
+        scope: &Scope,
+        envelope: &Envelope,
+        command: InterventionCommand,
+    ) -> Result<InterventionReply, ApplyError> {
+        let (pool, secrets) = (&self.pool, &self.secrets);
+        let edit = async |name: &str, change: Edit, actor| {
+            edit::apply(pool, secrets, scope, envelope, name, change, actor)
+                .await
+                .map(intervention)
+        };
+        match command {
+            InterventionCommand::Define { definition, actor } => Ok(intervention(
+                define::apply(pool, secrets, scope, envelope, definition, actor).await?,
+            )),
+            InterventionCommand::Update { name, patch, actor } => {
+                edit(&name, Edit::Settings(patch), actor).await
+            }
+            InterventionCommand::ReplaceFields {
+                name,
+                fields,
+                actor,
+            } => edit(&name, Edit::Fields(FieldEdit::Replace(fields)), actor).await,
+            InterventionCommand::AddField {
+                name,
+                field,
+                ordinal,
+                actor,
+            } => {
+                edit(
+                    &name,
+                    Edit::Fields(FieldEdit::Add { field, ordinal }),
+                    actor,
+                )
+                .await
+            }
+            InterventionCommand::UpdateField {
+                name,
+                field_id,
+                patch,
+                actor,
+            } => {
+                let change = FieldEdit::Update {
+                    id: field_id,
+                    patch,
+                };
+                edit(&name, Edit::Fields(change), actor).await
+            }
+            InterventionCommand::RemoveField {
+                name,
+                field_id,
+                actor,
+            } => edit(&name, Edit::Fields(FieldEdit::Remove(field_id)), actor).await,
+            InterventionCommand::ReorderFields {
+                name,
+                field_ids,
+                actor,
+            } => edit(&name, Edit::Fields(FieldEdit::Reorder(field_ids)), actor).await,
+            InterventionCommand::PutTemplate {
+                name,
+                kind,
+                body,
+                actor,
+            } => edit(&name, Edit::PutTemplate { kind, body }, actor).await,
+            InterventionCommand::DeleteTemplate { name, kind, actor } => {
+                edit(&name, Edit::DeleteTemplate(kind), actor).await
+            }
+            InterventionCommand::OpenPayload {
+                id,
+                ticket_id,
+                intervention,
+                uid,
+                data,
+                actor: _,
+            } => {
+                let payload = open::apply(
+                    pool,
+                    scope,
+                    envelope,
+                    OpenPayload {
+                        id,
+                        ticket_id,
+                        intervention,
+                        uid,
+                        data,
+                    },
+                )
+                .await?;
+                Ok(InterventionReply::Payload {
+                    payload: Box::new(payload),
+                })
+            }
+        }
+    }
+
+    async fn answer(&self, request: &Envelope, reply: &InterventionReply) {
+        let body = match serde_json::to_vec(reply) {
+            Ok(body) => body,
+            Err(e) => {
+                tracing::error!(error = %e, "could not encode a reply");
+                return;
+            }
+        };
+        if let Some(message) = OutgoingMessage::reply_to(request, "intervention.reply", body) {
+            // A lost reply only turns the caller's 200 into a 202: the change is committed.
+            if let Err(e) = self.publisher.publish(&message).await {
+                tracing::warn!(error = %e, "could not send a reply");
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for CommandHandler {
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        let envelope = &delivery.envelope;
+        let span = tracing::info_span!(
+            "intervention_command",
+            kind = %envelope.kind,
+            message_id = %envelope.message_id,
+            attempt = delivery.attempt,
+        );
+        let _ = span.set_parent(extract_parent(envelope));
+        async {
+            let Some(scope) = scope_of(envelope) else {
+                return Outcome::DeadLetter {
+                    reason: "missing or invalid tenant/env headers".to_owned(),
+                };
+            };
+            // The body may hold a bearer token: decode errors never echo it.
+            let command: InterventionCommand = match delivery.json() {
+                Ok(command) => command,
+                Err(e) => {
+                    return Outcome::DeadLetter {
+                        reason: format!(
+                            "undecodable command body at line {} column {}",
+                            e.line(),
+                            e.column()
+                        ),
+                    };
+                }
+            };
+            match self.apply(&scope, envelope, command).await {
+                Ok(reply) => {
+                    self.relay.notify();
+                    self.answer(envelope, &reply).await;
+                    Outcome::Ack
+                }
+                Err(ApplyError::Rejected(error)) => {
+                    self.answer(envelope, &InterventionReply::Rejected { error: *error })
+                        .await;
+                    Outcome::Ack
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "command not applied");
+                    e.outcome()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn scope_of(envelope: &Envelope) -> Option<Scope> {
+    Some(Scope {
+        tenant: Tenant::parse(envelope.tenant.clone()).ok()?,
+        env: envelope.env.parse::<Env>().ok()?,
+    })
+}

@@ -1,0 +1,200 @@
+//! The internal read API the gateway (and, for `/remote`, the epilog dispatcher) uses.
+//! It trusts its callers for authentication and takes the scope from headers; it is not
+//! exposed publicly.
+
+use actix_web::{
+    FromRequest, HttpRequest, HttpResponse,
+    dev::Payload,
+    http::{StatusCode, header},
+    web,
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use futures::future::{Ready, ready};
+use loopdesk_contracts::{
+    Env, Scope, Tenant, ids::TicketId, interventions::Intervention, pagination::Page,
+};
+use loopdesk_storage::Pool;
+use loopdesk_web::Problem;
+use serde::Deserialize;
+
+use crate::{
+    definitions::{
+        remote,
+        store::{self, StoreError},
+    },
+    payloads::panel,
+    secrets::SecretBox,
+};
+
+/// Header carrying the caller's tenant.
+pub const TENANT_HEADER: &str = "x-loopdesk-tenant";
+/// Header carrying the caller's env.
+pub const ENV_HEADER: &str = "x-loopdesk-env";
+
+/// Registers the internal routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/internal/v1")
+            .route("/interventions", web::get().to(list))
+            .route("/interventions/{name}", web::get().to(get))
+            .route("/interventions/{name}/templates", web::get().to(templates))
+            // Internal only: holds the decrypted bearer token, for the epilog dispatcher.
+            .route(
+                "/interventions/{name}/remote",
+                web::get().to(remote_settings),
+            )
+            .route("/tickets/{id}/interventions", web::get().to(ticket_panel)),
+    );
+}
+
+/// The caller's scope, from the headers.
+pub struct CallerScope(Scope);
+
+impl FromRequest for CallerScope {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+        let scope = header(TENANT_HEADER)
+            .and_then(|t| Tenant::parse(t).ok())
+            .zip(header(ENV_HEADER).and_then(|e| e.parse::<Env>().ok()))
+            .map(|(tenant, env)| CallerScope(Scope { tenant, env }))
+            .ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "missing_scope",
+                    "Missing scope",
+                    format!("`{TENANT_HEADER}` and `{ENV_HEADER}` headers are required"),
+                )
+            });
+        ready(scope)
+    }
+}
+
+/// Paging of the library listing.
+#[derive(Debug, Deserialize)]
+struct PageParams {
+    limit: Option<u16>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, Problem> {
+    let limit = i64::from(params.limit.unwrap_or(20).clamp(1, 100));
+    let after = match &params.cursor {
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(bad_cursor)?),
+        None => None,
+    };
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut data = store::page(&mut conn, &scope.0, after.as_deref(), limit + 1)
+        .await
+        .map_err(store_problem)?;
+    let has_more = data.len() as i64 > limit;
+    data.truncate(usize::try_from(limit).unwrap_or(100));
+    let next_cursor = if has_more {
+        data.last()
+            .map(|i| URL_SAFE_NO_PAD.encode(i.name.as_bytes()))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(Page::<Intervention> {
+        data,
+        has_more,
+        next_cursor,
+    }))
+}
+
+fn decode_cursor(cursor: &str) -> Option<String> {
+    String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()
+}
+
+async fn get(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let found = store::find(&mut conn, &scope.0, &name)
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(|| Problem::not_found("intervention"))?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, format!("\"{}\"", found.version)))
+        .json(found))
+}
+
+async fn templates(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    store::find_row(&mut conn, &scope.0, &name, false)
+        .await
+        .map_err(|e| store_problem(e.into()))?
+        .ok_or_else(|| Problem::not_found("intervention"))?;
+    let templates = store::templates(&mut conn, &scope.0, &name)
+        .await
+        .map_err(store_problem)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": templates })))
+}
+
+async fn remote_settings(
+    pool: web::Data<Pool>,
+    secrets: web::Data<SecretBox>,
+    scope: CallerScope,
+    name: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let settings = remote::settings(&mut conn, &secrets, &scope.0, &name)
+        .await
+        .map_err(|e| match e {
+            remote::RemoteError::Store(s) => store_problem(s),
+            remote::RemoteError::Secret(s) => {
+                tracing::error!(error = %s, intervention = %name, "remote token unreadable");
+                Problem::internal()
+            }
+        })?
+        .ok_or_else(|| Problem::not_found("intervention"))?;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+async fn ticket_panel(
+    pool: web::Data<Pool>,
+    scope: CallerScope,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
+    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let items = panel::of_ticket(&mut conn, &scope.0, &id)
+        .await
+        .map_err(store_problem)?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "data": items })))
+}
+
+fn bad_cursor() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_cursor",
+        "Invalid cursor",
+        "`cursor` must be a `next_cursor` value from a previous page",
+    )
+}
+
+fn db_unavailable() -> Problem {
+    Problem::unavailable("the intervention database is unavailable", 2)
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        other => {
+            tracing::error!(error = %other, "intervention read failed");
+            Problem::internal()
+        }
+    }
+}

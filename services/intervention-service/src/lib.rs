@@ -1,0 +1,20 @@
+//! The intervention service owns intervention definitions (settings, UI fields,
+//! templates, the remote's encrypted bearer token) and intervention payloads. It applies
+//! intervention commands from the broker exactly once, publishes `intervention.*` events
+//! through its outbox, and serves the library and the ticket panel to the gateway.
+
+pub mod app;
+pub mod apply;
+pub mod commands;
+pub mod definitions;
+pub mod events;
+pub mod http;
+pub mod payloads;
+pub mod render;
+pub mod schema;
+pub mod secrets;
+pub mod settings;
+pub mod tokens;
+
+pub use app::Application;
+pub use settings::Settings;

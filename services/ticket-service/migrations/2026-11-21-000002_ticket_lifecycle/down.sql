@@ -1,0 +1,20 @@
+DROP TABLE sla_policies;
+DROP TABLE status_history;
+DROP TABLE audit_entries;
+DROP TABLE responses;
+DROP FUNCTION refuse_thread_rewrite();
+ALTER TABLE tickets
+    DROP COLUMN search,
+    DROP COLUMN assignee,
+    DROP COLUMN due_at,
+    DROP COLUMN follow_up_of,
+    DROP COLUMN solved_at,
+    DROP COLUMN closed_at,
+    DROP COLUMN deleted_at,
+    DROP COLUMN first_response_due_at,
+    DROP COLUMN resolution_due_at,
+    DROP COLUMN first_responded_at,
+    DROP COLUMN first_response_breached_at,
+    DROP COLUMN resolution_breached_at,
+    DROP COLUMN sla_paused_at,
+    DROP COLUMN sla_paused_ms;

@@ -1,0 +1,234 @@
+//! Wiring: database, broker, consumers, the dispatcher and the internal HTTP API,
+//! started and stopped together.
+
+use std::{net::TcpListener, sync::Arc, time::Duration};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use loopdesk_contracts::webhooks::COMMAND_NAMES;
+use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
+use loopdesk_storage::Pool;
+use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    commands::CommandHandler,
+    dispatch::{DispatchSettings, Dispatcher, Sender},
+    events, http,
+    ingest::EventHandler,
+    owner::Owner,
+    settings::Settings,
+};
+
+/// webhook-fanout's own migrations.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Name of the command consumer (and its queue suffix).
+pub const COMMAND_CONSUMER: &str = "webhook-fanout.commands";
+/// Name of the event consumer (and its queue suffix).
+pub const EVENT_CONSUMER: &str = "webhook-fanout.events";
+
+/// Margin of a delivery lease over the attempt timeout (recording the attempt).
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+/// A built, listening webhook-fanout.
+pub struct Application {
+    port: u16,
+    server: Server,
+    shutdown: CancellationToken,
+    workers: Vec<JoinHandle<()>>,
+    broker: Broker,
+    pool: Pool,
+    dispatcher: Dispatcher,
+}
+
+impl Application {
+    /// Checks the secrets key, migrates the database, connects to the broker (in the
+    /// background), starts the consumers, the dispatcher and the HTTP server.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // reqwest is built without a default TLS provider; pick ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let secrets = settings.secret_box()?;
+        let schedule = settings.schedule()?;
+        let allow = settings.allow_list()?;
+        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
+        let pool = loopdesk_storage::build_pool(&settings.database)?;
+        let shutdown = CancellationToken::new();
+        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+
+        let delivery = &settings.delivery;
+        let timeout = Duration::from_millis(delivery.attempt_timeout_ms);
+        let dispatcher = Dispatcher::new(
+            pool.clone(),
+            Sender::new(allow, timeout, secrets.clone()),
+            schedule,
+            DispatchSettings {
+                concurrency: delivery.concurrency,
+                per_endpoint: delivery.per_endpoint_concurrency,
+                lease: timeout + LEASE_MARGIN,
+                poll_interval: Duration::from_millis(delivery.poll_interval_ms),
+                disable_after: chrono::Duration::milliseconds(
+                    i64::try_from(delivery.failure_disable_after_ms).unwrap_or(i64::MAX),
+                ),
+            },
+        );
+        let owner = Owner {
+            pool: pool.clone(),
+            secrets,
+            allow_http: settings.outbound.allow_http,
+            rotation_grace: chrono::Duration::milliseconds(
+                i64::try_from(settings.secrets.rotation_grace_ms).unwrap_or(i64::MAX),
+            ),
+        };
+        let commands = spawn_consumer(
+            &broker,
+            ConsumerSpec {
+                name: COMMAND_CONSUMER.to_owned(),
+                bindings: COMMAND_NAMES
+                    .iter()
+                    .map(|name| Binding::Command((*name).to_owned()))
+                    .collect(),
+                prefetch: None,
+                concurrency: settings.consumer.concurrency,
+            },
+            CommandHandler::new(owner, broker.publisher(), dispatcher.clone()),
+        );
+        let ingest = spawn_consumer(
+            &broker,
+            ConsumerSpec {
+                name: EVENT_CONSUMER.to_owned(),
+                bindings: vec![Binding::Event("ticket.#".to_owned())],
+                prefetch: None,
+                concurrency: settings.consumer.concurrency,
+            },
+            EventHandler::new(pool.clone(), dispatcher.clone()),
+        );
+        let workers = vec![
+            commands,
+            ingest,
+            tokio::spawn(dispatcher.clone().run(shutdown.clone())),
+            tokio::spawn(purge(
+                pool.clone(),
+                chrono::Duration::hours(settings.inbox.retention_hours),
+                chrono::Duration::hours(settings.events.retention_hours),
+                shutdown.clone(),
+            )),
+        ];
+
+        let listener = TcpListener::bind(settings.http.address())?;
+        let port = listener.local_addr()?.port();
+        let readiness: Arc<dyn Readiness> = Arc::new(Ready {
+            broker: broker.clone(),
+            pool: pool.clone(),
+        });
+        let app_pool = pool.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(trace_requests))
+                .app_data(web::Data::new(app_pool.clone()))
+                .configure(defaults::configure)
+                .configure(health::configure(readiness.clone()))
+                .configure(http::configure)
+                .default_service(web::to(defaults::route_not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+            workers,
+            broker,
+            pool,
+            dispatcher,
+        })
+    }
+
+    /// The HTTP port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The broker connection.
+    pub fn broker(&self) -> &Broker {
+        &self.broker
+    }
+
+    /// The database pool.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The delivery worker (already running; tests may step it).
+    pub fn dispatcher(&self) -> &Dispatcher {
+        &self.dispatcher
+    }
+
+    /// A token that stops the service when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
+    /// requests and messages, lets in-flight attempts finish and record, and returns.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        self.shutdown.cancelled().await;
+        handle.stop(true).await;
+        let _ = server.await;
+        for worker in self.workers {
+            if tokio::time::timeout(Duration::from_secs(20), worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a worker did not stop within 20 s");
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Ready {
+    broker: Broker,
+    pool: Pool,
+}
+
+#[async_trait::async_trait]
+impl Readiness for Ready {
+    async fn checks(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("broker", self.broker.is_connected()),
+            ("database", loopdesk_storage::ping(&self.pool).await),
+        ]
+    }
+}
+
+async fn purge(
+    pool: Pool,
+    inbox_retention: chrono::Duration,
+    event_retention: chrono::Duration,
+    shutdown: CancellationToken,
+) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match loopdesk_storage::purge_inbox(&pool, inbox_retention).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "inbox purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "inbox purge failed"),
+        }
+        match events::purge(&pool, event_retention).await {
+            Ok(n) if n > 0 => tracing::info!(purged = n, "old events purged"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "event purge failed"),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Claiming due deliveries: a lease (`locked_until`) taken in one statement with
+//! `FOR UPDATE SKIP LOCKED`, so concurrent instances split the work and never take the
+//! same attempt. The attempt counter is the fence: recording checks it.
+
+use std::time::Duration;
+
+use diesel::{
+    prelude::*,
+    sql_query,
+    sql_types::{Array, BigInt, Double, Integer, Text},
+};
+use diesel_async::RunQueryDsl;
+use loopdesk_storage::Pool;
+
+use crate::{
+    endpoints::store::EndpointRow,
+    schema::{endpoints, events},
+};
+
+/// One attempt to make.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The delivery.
+    pub delivery_id: String,
+    /// This attempt's number (1-based since the delivery was last scheduled).
+    pub attempt: i32,
+    /// Where it goes.
+    pub endpoint: EndpointRow,
+    /// What it carries.
+    pub event: EventRow,
+}
+
+/// The stored event a delivery carries.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+pub struct EventRow {
+    /// `evt_` id: the `webhook-id`.
+    pub id: String,
+    /// Event type.
+    pub kind: String,
+    /// Per-ticket position.
+    pub sequence: i64,
+    /// The ticket, for thin payloads.
+    pub ticket_id: Option<String>,
+    /// When it happened.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Trace context of the change.
+    pub traceparent: Option<String>,
+    /// The event as published.
+    pub body: String,
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    endpoint_id: String,
+    #[diesel(sql_type = Text)]
+    event_id: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+const CLAIM: &str = "
+WITH due AS (
+    SELECT d.id FROM deliveries d
+    WHERE d.status = 'pending'
+      AND d.next_attempt_at <= now()
+      AND (d.locked_until IS NULL OR d.locked_until < now())
+      AND NOT (d.endpoint_id = ANY($2))
+      AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)
+    ORDER BY d.next_attempt_at
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE deliveries d
+SET locked_until = now() + make_interval(secs => $3),
+    attempts = d.attempts + 1,
+    updated_at = now()
+FROM due
+WHERE d.id = due.id
+RETURNING d.id, d.endpoint_id, d.event_id, d.attempts";
+
+/// Claims up to `limit` due deliveries, skipping the endpoints in `busy`, and loads
+/// what sending them needs.
+pub async fn claim(
+    pool: &Pool,
+    limit: usize,
+    busy: &[String],
+    lease: Duration,
+) -> QueryResult<Vec<Job>> {
+    let mut conn = loopdesk_storage::connection(pool).await?;
+    let claimed: Vec<Claimed> = sql_query(CLAIM)
+        .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind::<Array<Text>, _>(busy)
+        .bind::<Double, _>(lease.as_secs_f64())
+        .load(&mut conn)
+        .await?;
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.endpoint_id.as_str()).collect();
+    let event_ids: Vec<&str> = claimed.iter().map(|c| c.event_id.as_str()).collect();
+    let endpoint_rows: Vec<EndpointRow> = endpoints::table
+        .filter(endpoints::id.eq_any(endpoint_ids))
+        .select(EndpointRow::as_select())
+        .load(&mut conn)
+        .await?;
+    let event_rows: Vec<EventRow> = events::table
+        .filter(events::id.eq_any(event_ids))
+        .select(EventRow::as_select())
+        .load(&mut conn)
+        .await?;
+    Ok(claimed
+        .into_iter()
+        .filter_map(|c| {
+            // Both rows exist (foreign keys); a concurrent delete just drops the job.
+            let endpoint = endpoint_rows.iter().find(|e| e.id == c.endpoint_id)?;
+            let event = event_rows.iter().find(|e| e.id == c.event_id)?;
+            Some(Job {
+                delivery_id: c.id,
+                attempt: c.attempts,
+                endpoint: endpoint.clone(),
+                event: event.clone(),
+            })
+        })
+        .collect())
+}
+
+/// Hands a claimed, unsent delivery back.
+pub async fn release(pool: &Pool, job: &Job) -> QueryResult<()> {
+    use crate::schema::deliveries;
+    let mut conn = loopdesk_storage::connection(pool).await?;
+    diesel::update(
+        deliveries::table
+            .find(&job.delivery_id)
+            .filter(deliveries::attempts.eq(job.attempt)),
+    )
+    .set((
+        deliveries::locked_until.eq(None::<chrono::DateTime<chrono::Utc>>),
+        deliveries::attempts.eq(job.attempt - 1),
+    ))
+    .execute(&mut conn)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,66 @@
+//! The event consumer: every `ticket.*` event becomes one stored event and one pending
+//! delivery per matching endpoint, then the dispatcher is woken.
+
+use std::sync::Arc;
+
+use loopdesk_messaging::{Delivery, Handler, Outcome};
+use loopdesk_storage::Pool;
+
+use crate::{
+    dispatch::Dispatcher,
+    events::{self, EventHead},
+};
+
+/// Handles every message on webhook-fanout's event queue.
+pub struct EventHandler {
+    pool: Pool,
+    dispatcher: Dispatcher,
+}
+
+impl EventHandler {
+    /// A handler storing into `pool` and waking `dispatcher`.
+    pub fn new(pool: Pool, dispatcher: Dispatcher) -> Arc<Self> {
+        Arc::new(Self { pool, dispatcher })
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for EventHandler {
+    async fn handle(&self, delivery: &Delivery) -> Outcome {
+        let envelope = &delivery.envelope;
+        let Ok(body) = std::str::from_utf8(&delivery.body) else {
+            return Outcome::DeadLetter {
+                reason: "event body is not UTF-8".to_owned(),
+            };
+        };
+        let head: EventHead = match serde_json::from_str(body) {
+            Ok(head) => head,
+            Err(e) => {
+                return Outcome::DeadLetter {
+                    reason: format!("undecodable event body: {e}"),
+                };
+            }
+        };
+        match events::ingest(
+            &self.pool,
+            &envelope.message_id,
+            &head,
+            body,
+            envelope.traceparent.as_deref(),
+        )
+        .await
+        {
+            Ok(created) => {
+                if created > 0 {
+                    self.dispatcher.notify();
+                }
+                tracing::debug!(event = %head.id, deliveries = created, "event fanned out");
+                Outcome::Ack
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, event = %head.id, "event not stored");
+                e.outcome()
+            }
+        }
+    }
+}
