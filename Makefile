@@ -74,8 +74,8 @@ schemas-check: ## Fail if proto-schemas/ differs from loopdesk-contracts
 openapi: ## Write the OpenAPI document (not yet: comes with the OpenAPI issue)
 	@echo "openapi: coming with the OpenAPI issue"
 
-bench: ## Run the benchmarks (not yet: comes with the benchmark issue)
-	@echo "bench: coming with the benchmark issue"
+bench: ## Measure throughput and latency end to end (BENCH_ARGS='-n 20000 --rate 1500 ...')
+	@./scripts/bench.sh
 
 clean-test-dbs: ## Drop test databases left by crashed runs (older than OLDER_THAN_MINUTES=60)
 	@./scripts/clean-test-dbs.sh
