@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: builds and starts ticket-service and api-gateway on their default ports
+# `make run`: builds and starts ticket-service, intervention-service, webhook-fanout and
+# api-gateway on their default ports
 # against the local PostgreSQL and RabbitMQ, mints a test key and shows how to use it.
 # Stays in the foreground; Ctrl-C stops both services.
 #
@@ -25,6 +26,8 @@ fi
 taken=()
 port_open 127.0.0.1 "$TICKETS_PORT" && taken+=("$TICKETS_PORT (ticket-service)")
 port_open 127.0.0.1 "$GATEWAY_PORT" && taken+=("$GATEWAY_PORT (api-gateway)")
+port_open 127.0.0.1 "$WEBHOOKS_PORT" && taken+=("$WEBHOOKS_PORT (webhook-fanout)")
+port_open 127.0.0.1 "$INTERVENTIONS_PORT" && taken+=("$INTERVENTIONS_PORT (intervention-service)")
 if ((${#taken[@]} > 0)); then
     say "Port(s) already in use: ${taken[*]}."
     say "Is another \`make run\` still going? Stop it with Ctrl-C or scripts/stop.sh,"
@@ -49,11 +52,16 @@ if [[ ${NO_BUILD:-0} == 1 ]]; then
     say "NO_BUILD=1: using the binaries already in $bin"
 else
     say "building release binaries (the first build takes several minutes)..."
-    cargo build --release -p api-gateway -p ticket-service -p loopdesk-cli
+    cargo build --release -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
+        -p loopdesk-cli
 fi
 
 load_dev_env
 export LOOPDESK_TELEMETRY__LOG_FORMAT="${LOOPDESK_TELEMETRY__LOG_FORMAT:-pretty}"
+# Local development only: webhooks may go to plain-http receivers on this machine.
+# Production keeps the defaults (https only, global addresses only).
+export LOOPDESK_OUTBOUND__ALLOW_HTTP="${LOOPDESK_OUTBOUND__ALLOW_HTTP:-true}"
+export LOOPDESK_OUTBOUND__ALLOW_CIDRS="${LOOPDESK_OUTBOUND__ALLOW_CIDRS:-127.0.0.0/8,::1/128}"
 
 # --- start ----------------------------------------------------------------------------
 pids=()
@@ -106,6 +114,8 @@ start() {
 
 # The ticket service declares the command queue the gateway sends to, so it goes first.
 start ticket-service "$TICKETS_PORT"
+start intervention-service "$INTERVENTIONS_PORT"
+start webhook-fanout "$WEBHOOKS_PORT"
 start api-gateway "$GATEWAY_PORT"
 
 key=$("$bin/loopdesk" token create --tenant acme --env test --abilities "$ALL_ABILITIES" \
@@ -116,6 +126,8 @@ cat <<INFO
 Loopdesk is running:
   api-gateway     http://127.0.0.1:$GATEWAY_PORT   (log .run/api-gateway.log)
   ticket-service  http://127.0.0.1:$TICKETS_PORT   (log .run/ticket-service.log)
+  intervention-service  http://127.0.0.1:$INTERVENTIONS_PORT   (log .run/intervention-service.log)
+  webhook-fanout  http://127.0.0.1:$WEBHOOKS_PORT   (log .run/webhook-fanout.log)
 
 A test key for tenant acme with every ability (mint more with \`make token\`):
 
@@ -137,10 +149,17 @@ List tickets, newest first:
 
   curl -s 'http://127.0.0.1:$GATEWAY_PORT/v1/tickets?limit=10' -H "Authorization: Bearer \$KEY"
 
-Press Ctrl-C to stop both services.
+Subscribe a webhook receiver (the answer shows its signing secret once):
+
+  curl -s -X POST http://127.0.0.1:$GATEWAY_PORT/v1/webhook_endpoints \\
+    -H "Authorization: Bearer \$KEY" -H "Idempotency-Key: \$(cat /proc/sys/kernel/random/uuid)" \\
+    -H 'Content-Type: application/json' \\
+    -d '{"url":"http://127.0.0.1:9000/hooks","event_types":["ticket.*"]}'
+
+Press Ctrl-C to stop the services.
 INFO
 
-# Stay in the foreground; if either service dies, stop the other too.
+# Stay in the foreground; if one service dies, stop the others too.
 set +e
 wait -n "${pids[@]}"
 status=$?

@@ -5,7 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 targets=()
-for name in api-gateway ticket-service; do
+for name in api-gateway ticket-service webhook-fanout intervention-service epilog-dispatcher; do
     file="$RUN_DIR/$name.pid"
     [[ -f $file ]] || continue
     pid=$(<"$file")

@@ -5,20 +5,26 @@ use clap::{Args, ValueEnum};
 use diesel_migrations::EmbeddedMigrations;
 use loopdesk_storage::DatabaseSettings;
 
-/// Which service's schema.
+/// Which service owns the schema.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Service {
+pub enum Owner {
     /// The gateway's `gateway` schema.
     ApiGateway,
     /// The ticket service's `tickets` schema.
     TicketService,
+    /// The intervention service's `interventions` schema.
+    InterventionService,
+    /// The webhook fan-out's `webhooks` schema.
+    WebhookFanout,
 }
 
-impl Service {
+impl Owner {
     fn migrations(self) -> (EmbeddedMigrations, &'static str) {
         match self {
-            Service::ApiGateway => (api_gateway::app::MIGRATIONS, "gateway"),
-            Service::TicketService => (ticket_service::app::MIGRATIONS, "tickets"),
+            Owner::ApiGateway => (api_gateway::app::MIGRATIONS, "gateway"),
+            Owner::TicketService => (ticket_service::app::MIGRATIONS, "tickets"),
+            Owner::InterventionService => (intervention_service::app::MIGRATIONS, "interventions"),
+            Owner::WebhookFanout => (webhook_fanout::app::MIGRATIONS, "webhooks"),
         }
     }
 }
@@ -28,7 +34,7 @@ impl Service {
 pub struct MigrateArgs {
     /// The service whose migrations to apply; every service when absent.
     #[arg(long, value_enum)]
-    service: Option<Service>,
+    service: Option<Owner>,
     /// The database (the service's `database.url`).
     #[arg(long, env = "LOOPDESK_DATABASE__URL", hide_env_values = true)]
     database_url: String,
@@ -41,7 +47,7 @@ pub struct MigrateArgs {
 pub async fn run(args: MigrateArgs) -> anyhow::Result<()> {
     let services = match args.service {
         Some(one) => vec![one],
-        None => Service::value_variants().to_vec(),
+        None => Owner::value_variants().to_vec(),
     };
     for service in services {
         let (migrations, default_schema) = service.migrations();

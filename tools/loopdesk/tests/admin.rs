@@ -39,6 +39,8 @@ async fn migrate_applies_every_schema_once() {
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(out.contains("gateway: applied"), "{out}");
     assert!(out.contains("tickets: applied"), "{out}");
+    assert!(out.contains("webhooks: applied"), "{out}");
+    assert!(out.contains("interventions: applied"), "{out}");
 
     let second = loopdesk(&[
         "migrate",
