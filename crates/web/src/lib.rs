@@ -3,6 +3,7 @@
 
 pub mod defaults;
 pub mod health;
+pub mod internal;
 pub mod json;
 pub mod problem;
 pub mod tracing_mw;

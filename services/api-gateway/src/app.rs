@@ -2,13 +2,13 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, middleware, web};
+use actix_web::{App, HttpServer, middleware, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_auth::RevocationList;
 use loopdesk_messaging::Broker;
+use loopdesk_runtime::{Dependencies, Shell};
 use loopdesk_storage::Pool;
 use loopdesk_web::{BodyLimit, Readiness, defaults, health, tracing_mw::trace_requests};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -29,9 +29,8 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// A built, listening gateway.
 pub struct Application {
     port: u16,
-    server: Server,
+    shell: Shell,
     shutdown: CancellationToken,
-    workers: Vec<JoinHandle<()>>,
     broker: Broker,
     pool: Pool,
 }
@@ -91,14 +90,31 @@ impl Application {
                 Duration::from_millis(settings.auth.revocation_refresh_ms),
                 shutdown.clone(),
             )),
-            tokio::spawn(purge_idempotency_keys(state.clone(), shutdown.clone())),
+            tokio::spawn({
+                let state = state.clone();
+                loopdesk_runtime::every(
+                    Duration::from_secs(3600),
+                    shutdown.clone(),
+                    "expired idempotency keys purge",
+                    move || {
+                        let state = state.clone();
+                        async move { state.idempotency.purge().await }
+                    },
+                )
+            }),
+            tokio::spawn(loopdesk_storage::report_pool_metrics(
+                pool.clone(),
+                settings.database.schema.clone(),
+                shutdown.clone(),
+            )),
         ];
 
         let listener = TcpListener::bind(format!("{}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Ready {
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
             broker: broker.clone(),
             pool: pool.clone(),
+            shutdown: shutdown.clone(),
         });
         let body_limit = BodyLimit(settings.http.body_limit);
         let app_pool = web::Data::new(pool.clone());
@@ -122,9 +138,8 @@ impl Application {
 
         Ok(Self {
             port,
-            server,
+            shell: Shell::new(server, workers, shutdown.clone()),
             shutdown,
-            workers,
             broker,
             pool,
         })
@@ -153,14 +168,7 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then stops taking requests, lets
     /// in-flight ones finish, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        self.shutdown.cancelled().await;
-        handle.stop(true).await;
-        let _ = server.await;
-        for worker in self.workers {
-            let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
-        }
+        self.shell.run_until_stopped().await;
         Ok(())
     }
 }
@@ -219,34 +227,4 @@ fn routes(cfg: &mut web::ServiceConfig) {
         "/api/create_ticket",
         web::post().to(tickets::compat::create_ticket),
     );
-}
-
-struct Ready {
-    broker: Broker,
-    pool: Pool,
-}
-
-#[async_trait::async_trait]
-impl Readiness for Ready {
-    async fn checks(&self) -> Vec<(&'static str, bool)> {
-        vec![
-            ("broker", self.broker.is_connected()),
-            ("database", loopdesk_storage::ping(&self.pool).await),
-        ]
-    }
-}
-
-async fn purge_idempotency_keys(state: web::Data<GatewayState>, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        match state.idempotency.purge().await {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys purged"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-        }
-    }
 }

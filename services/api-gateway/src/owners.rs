@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, http::StatusCode};
 use loopdesk_contracts::Scope;
-use loopdesk_web::{Problem, problem::PROBLEM_JSON};
+use loopdesk_web::{
+    Problem,
+    internal::{ENV_HEADER, TENANT_HEADER},
+    problem::PROBLEM_JSON,
+};
 use serde::Serialize;
-
-/// Header carrying the caller's tenant to an owner.
-const TENANT_HEADER: &str = "x-loopdesk-tenant";
-/// Header carrying the caller's env to an owner.
-const ENV_HEADER: &str = "x-loopdesk-env";
 
 /// An HTTP client for one owning service.
 #[derive(Clone)]

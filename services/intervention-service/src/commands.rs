@@ -6,9 +6,7 @@ use loopdesk_contracts::{
     Env, Scope, Tenant,
     interventions::{InterventionCommand, InterventionReply},
 };
-use loopdesk_messaging::{
-    Delivery, Envelope, Handler, Outcome, OutgoingMessage, Publisher, extract_parent,
-};
+use loopdesk_messaging::{Delivery, Envelope, Handler, Outcome, Publisher, extract_parent};
 use loopdesk_storage::{Pool, Relay};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -146,19 +144,7 @@ impl CommandHandler {
     }
 
     async fn answer(&self, request: &Envelope, reply: &InterventionReply) {
-        let body = match serde_json::to_vec(reply) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(error = %e, "could not encode a reply");
-                return;
-            }
-        };
-        if let Some(message) = OutgoingMessage::reply_to(request, "intervention.reply", body) {
-            // A lost reply only turns the caller's 200 into a 202: the change is committed.
-            if let Err(e) = self.publisher.publish(&message).await {
-                tracing::warn!(error = %e, "could not send a reply");
-            }
-        }
+        loopdesk_runtime::answer(&self.publisher, request, "intervention.reply", reply).await;
     }
 }
 

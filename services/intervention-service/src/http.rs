@@ -3,18 +3,14 @@
 //! exposed publicly.
 
 use actix_web::{
-    FromRequest, HttpRequest, HttpResponse,
-    dev::Payload,
+    HttpResponse,
     http::{StatusCode, header},
     web,
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use futures::future::{Ready, ready};
-use loopdesk_contracts::{
-    Env, Scope, Tenant, ids::TicketId, interventions::Intervention, pagination::Page,
-};
+use loopdesk_contracts::{ids::TicketId, interventions::Intervention, pagination::Page};
 use loopdesk_storage::Pool;
-use loopdesk_web::Problem;
+use loopdesk_web::{Problem, internal::CallerScope};
 use serde::Deserialize;
 
 use crate::{
@@ -25,11 +21,6 @@ use crate::{
     payloads::panel,
     secrets::SecretBox,
 };
-
-/// Header carrying the caller's tenant.
-pub const TENANT_HEADER: &str = "x-loopdesk-tenant";
-/// Header carrying the caller's env.
-pub const ENV_HEADER: &str = "x-loopdesk-env";
 
 /// Registers the internal routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -45,31 +36,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .route("/tickets/{id}/interventions", web::get().to(ticket_panel)),
     );
-}
-
-/// The caller's scope, from the headers.
-pub struct CallerScope(Scope);
-
-impl FromRequest for CallerScope {
-    type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let scope = header(TENANT_HEADER)
-            .and_then(|t| Tenant::parse(t).ok())
-            .zip(header(ENV_HEADER).and_then(|e| e.parse::<Env>().ok()))
-            .map(|(tenant, env)| CallerScope(Scope { tenant, env }))
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "missing_scope",
-                    "Missing scope",
-                    format!("`{TENANT_HEADER}` and `{ENV_HEADER}` headers are required"),
-                )
-            });
-        ready(scope)
-    }
 }
 
 /// Paging of the library listing.

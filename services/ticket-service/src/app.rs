@@ -3,12 +3,12 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{App, HttpServer, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
+use loopdesk_runtime::{Dependencies, Shell};
 use loopdesk_storage::{Pool, Relay, RelaySettings as StorageRelaySettings};
 use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{commands::CommandHandler, http, settings::Settings, sla};
@@ -22,9 +22,8 @@ pub const COMMAND_CONSUMER: &str = "ticket-service.commands";
 /// A built, listening ticket service.
 pub struct Application {
     port: u16,
-    server: Server,
+    shell: Shell,
     shutdown: CancellationToken,
-    workers: Vec<JoinHandle<()>>,
     broker: Broker,
     pool: Pool,
 }
@@ -61,6 +60,11 @@ impl Application {
             handler,
         );
         let workers = vec![
+            tokio::spawn(loopdesk_storage::report_pool_metrics(
+                pool.clone(),
+                settings.database.schema.clone(),
+                shutdown.clone(),
+            )),
             consumer,
             tokio::spawn(sla::checker::run(
                 pool.clone(),
@@ -70,7 +74,7 @@ impl Application {
                 shutdown.clone(),
             )),
             tokio::spawn(relay.run(shutdown.clone())),
-            tokio::spawn(purge_inbox(
+            tokio::spawn(loopdesk_runtime::purge_inbox(
                 pool.clone(),
                 chrono::Duration::hours(settings.inbox.retention_hours),
                 shutdown.clone(),
@@ -79,9 +83,10 @@ impl Application {
 
         let listener = TcpListener::bind(settings.http.address())?;
         let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Ready {
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
             broker: broker.clone(),
             pool: pool.clone(),
+            shutdown: shutdown.clone(),
         });
         let app_pool = pool.clone();
         let server = HttpServer::new(move || {
@@ -100,9 +105,8 @@ impl Application {
 
         Ok(Self {
             port,
-            server,
+            shell: Shell::new(server, workers, shutdown.clone()),
             shutdown,
-            workers,
             broker,
             pool,
         })
@@ -131,49 +135,7 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
     /// requests and messages, lets in-flight work finish, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        self.shutdown.cancelled().await;
-        handle.stop(true).await;
-        let _ = server.await;
-        for worker in self.workers {
-            if tokio::time::timeout(Duration::from_secs(15), worker)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a worker did not stop within 15 s");
-            }
-        }
+        self.shell.run_until_stopped().await;
         Ok(())
-    }
-}
-
-struct Ready {
-    broker: Broker,
-    pool: Pool,
-}
-
-#[async_trait::async_trait]
-impl Readiness for Ready {
-    async fn checks(&self) -> Vec<(&'static str, bool)> {
-        vec![
-            ("broker", self.broker.is_connected()),
-            ("database", loopdesk_storage::ping(&self.pool).await),
-        ]
-    }
-}
-
-async fn purge_inbox(pool: Pool, retention: chrono::Duration, shutdown: CancellationToken) {
-    let mut every = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
-        }
-        match loopdesk_storage::purge_inbox(&pool, retention).await {
-            Ok(n) if n > 0 => tracing::info!(purged = n, "inbox purged"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "inbox purge failed"),
-        }
     }
 }

@@ -6,9 +6,7 @@ use loopdesk_contracts::{
     Env, Scope, Tenant,
     commands::{TicketCommand, TicketReply},
 };
-use loopdesk_messaging::{
-    Delivery, Envelope, Handler, Outcome, OutgoingMessage, Publisher, extract_parent,
-};
+use loopdesk_messaging::{Delivery, Envelope, Handler, Outcome, Publisher, extract_parent};
 use loopdesk_storage::{Pool, Relay};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -70,19 +68,7 @@ impl CommandHandler {
     }
 
     async fn answer(&self, request: &Envelope, reply: &TicketReply) {
-        let body = match serde_json::to_vec(reply) {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(error = %e, "could not encode a reply");
-                return;
-            }
-        };
-        if let Some(message) = OutgoingMessage::reply_to(request, "ticket.reply", body) {
-            // A lost reply only turns the caller's 201 into a 202: the change is committed.
-            if let Err(e) = self.publisher.publish(&message).await {
-                tracing::warn!(error = %e, "could not send a reply");
-            }
-        }
+        loopdesk_runtime::answer(&self.publisher, request, "ticket.reply", reply).await;
     }
 }
 
@@ -118,6 +104,7 @@ impl Handler for CommandHandler {
                     Outcome::Ack
                 }
                 Err(ApplyError::Rejected(error)) => {
+                    let error = *error;
                     self.answer(envelope, &TicketReply::Rejected { error })
                         .await;
                     Outcome::Ack

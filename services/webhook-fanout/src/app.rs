@@ -3,13 +3,13 @@
 
 use std::{net::TcpListener, sync::Arc, time::Duration};
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{App, HttpServer, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_contracts::webhooks::COMMAND_NAMES;
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
+use loopdesk_runtime::{Dependencies, Shell};
 use loopdesk_storage::Pool;
 use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -35,9 +35,8 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// A built, listening webhook-fanout.
 pub struct Application {
     port: u16,
-    server: Server,
+    shell: Shell,
     shutdown: CancellationToken,
-    workers: Vec<JoinHandle<()>>,
     broker: Broker,
     pool: Pool,
     dispatcher: Dispatcher,
@@ -105,6 +104,11 @@ impl Application {
             EventHandler::new(pool.clone(), dispatcher.clone()),
         );
         let workers = vec![
+            tokio::spawn(loopdesk_storage::report_pool_metrics(
+                pool.clone(),
+                settings.database.schema.clone(),
+                shutdown.clone(),
+            )),
             commands,
             ingest,
             tokio::spawn(dispatcher.clone().run(shutdown.clone())),
@@ -118,9 +122,10 @@ impl Application {
 
         let listener = TcpListener::bind(settings.http.address())?;
         let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Ready {
+        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
             broker: broker.clone(),
             pool: pool.clone(),
+            shutdown: shutdown.clone(),
         });
         let app_pool = pool.clone();
         let server = HttpServer::new(move || {
@@ -139,9 +144,8 @@ impl Application {
 
         Ok(Self {
             port,
-            server,
+            shell: Shell::new(server, workers, shutdown.clone()),
             shutdown,
-            workers,
             broker,
             pool,
             dispatcher,
@@ -176,35 +180,8 @@ impl Application {
     /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
     /// requests and messages, lets in-flight attempts finish and record, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let handle = self.server.handle();
-        let server = tokio::spawn(self.server);
-        self.shutdown.cancelled().await;
-        handle.stop(true).await;
-        let _ = server.await;
-        for worker in self.workers {
-            if tokio::time::timeout(Duration::from_secs(20), worker)
-                .await
-                .is_err()
-            {
-                tracing::warn!("a worker did not stop within 20 s");
-            }
-        }
+        self.shell.run_until_stopped().await;
         Ok(())
-    }
-}
-
-struct Ready {
-    broker: Broker,
-    pool: Pool,
-}
-
-#[async_trait::async_trait]
-impl Readiness for Ready {
-    async fn checks(&self) -> Vec<(&'static str, bool)> {
-        vec![
-            ("broker", self.broker.is_connected()),
-            ("database", loopdesk_storage::ping(&self.pool).await),
-        ]
     }
 }
 

@@ -1,23 +1,16 @@
 //! The internal read API the gateway uses. It trusts the gateway for authentication and
 //! takes the caller's scope from headers; it is not exposed publicly.
 
-use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web};
-use futures::future::{Ready, ready};
+use actix_web::{HttpResponse, http::StatusCode, web};
 use loopdesk_contracts::{
-    Env, Scope, Tenant,
     ids::{DeliveryId, WebhookEndpointId},
     webhooks::DeliveryStatus,
 };
 use loopdesk_storage::Pool;
-use loopdesk_web::Problem;
+use loopdesk_web::{Problem, internal::CallerScope};
 use serde::Deserialize;
 
 use crate::{deliveries, endpoints::store as endpoint_store, events, store::StoreError};
-
-/// Header carrying the caller's tenant.
-pub const TENANT_HEADER: &str = "x-loopdesk-tenant";
-/// Header carrying the caller's env.
-pub const ENV_HEADER: &str = "x-loopdesk-env";
 
 const DEFAULT_LIMIT: i64 = 20;
 
@@ -34,31 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/deliveries/{id}/attempts", web::get().to(list_attempts))
             .route("/events", web::get().to(list_events)),
     );
-}
-
-/// The caller's scope, from the gateway's headers.
-pub struct CallerScope(Scope);
-
-impl FromRequest for CallerScope {
-    type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
-        let scope = header(TENANT_HEADER)
-            .and_then(|t| Tenant::parse(t).ok())
-            .zip(header(ENV_HEADER).and_then(|e| e.parse::<Env>().ok()))
-            .map(|(tenant, env)| CallerScope(Scope { tenant, env }))
-            .ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "missing_scope",
-                    "Missing scope",
-                    format!("`{TENANT_HEADER}` and `{ENV_HEADER}` headers are required"),
-                )
-            });
-        ready(scope)
-    }
 }
 
 /// Paging parameters.

@@ -84,7 +84,7 @@ pub async fn apply(
         // A redelivery: answer with what is stored.
         store::find(conn, scope, &row.name)
             .await?
-            .ok_or_else(|| ApplyError::unknown_intervention(&row.name))
+            .ok_or_else(|| crate::apply::unknown_intervention(&row.name))
     })
     .await
 }

@@ -62,11 +62,11 @@ pub async fn apply(
             // A redelivery: answer with what is stored.
             return store::find(conn, scope, name)
                 .await?
-                .ok_or_else(|| ApplyError::unknown_intervention(name));
+                .ok_or_else(|| crate::apply::unknown_intervention(name));
         }
         let mut row = store::find_row(conn, scope, name, true)
             .await?
-            .ok_or_else(|| ApplyError::unknown_intervention(name))?;
+            .ok_or_else(|| crate::apply::unknown_intervention(name))?;
         match edit {
             Edit::Settings(patch) => patch_settings(&mut row, patch, secrets, scope)?,
             Edit::Fields(change) => {

@@ -49,7 +49,7 @@ fn stored(field: NewField) -> InterventionField {
 fn position(list: &[InterventionField], id: &FieldId) -> Result<usize, ApplyError> {
     list.iter()
         .position(|f| f.id == *id)
-        .ok_or_else(|| ApplyError::unknown_field(&id.to_string()))
+        .ok_or_else(|| crate::apply::unknown_field(&id.to_string()))
 }
 
 /// Applies `edit` to `list` and checks the result; on error `list` is not to be written.

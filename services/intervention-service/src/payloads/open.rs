@@ -60,7 +60,7 @@ pub async fn apply(
             .await?
             .is_none()
         {
-            return Err(ApplyError::unknown_intervention(&open.intervention));
+            return Err(crate::apply::unknown_intervention(&open.intervention));
         }
         let latest = store::latest_of_uid(conn, scope, &open.intervention, &open.uid).await?;
         let now = Utc::now();

@@ -23,7 +23,7 @@ pub async fn apply(
         if claim(conn, CONSUMER, &request.message_id).await? {
             let ticket = command.ticket_id;
             if tickets::find(conn, scope, &ticket).await?.is_none() {
-                return Err(ApplyError::Rejected(not_found(
+                return Err(ApplyError::rejected(not_found(
                     "ticket",
                     &ticket.to_string(),
                 )));
@@ -33,7 +33,7 @@ pub async fn apply(
                 .await?
                 .is_none()
             {
-                return Err(ApplyError::Rejected(not_found(
+                return Err(ApplyError::rejected(not_found(
                     "response",
                     &response.to_string(),
                 )));
@@ -49,7 +49,7 @@ pub async fn apply(
         }
         store::find_audit(conn, &command.entry_id)
             .await?
-            .ok_or_else(|| ApplyError::Rejected(not_found("audit entry", &command.entry_id)))
+            .ok_or_else(|| ApplyError::rejected(not_found("audit entry", &command.entry_id)))
     })
     .await
 }

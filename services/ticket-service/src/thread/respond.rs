@@ -35,7 +35,7 @@ pub async fn apply(
             let mut change = change::begin(conn, scope, &ticket_id, command.actor).await?;
             let status = change.row.status()?;
             if status == Status::Closed {
-                return Err(ApplyError::Rejected(lifecycle::ticket_closed()));
+                return Err(ApplyError::rejected(lifecycle::ticket_closed()));
             }
             let new = command.response;
             let response = Response {
@@ -50,7 +50,7 @@ pub async fn apply(
                 created_at: change.now,
             };
             if !store::insert(conn, scope, &response).await? {
-                return Err(ApplyError::Rejected(DomainError::new(
+                return Err(ApplyError::rejected(DomainError::new(
                     409,
                     "response_id_conflict",
                     "Response id already in use",
@@ -83,7 +83,7 @@ pub async fn apply(
         }
         store::find(conn, scope, &ticket_id, &id)
             .await?
-            .ok_or_else(|| ApplyError::Rejected(not_found("response", &id.to_string())))
+            .ok_or_else(|| ApplyError::rejected(not_found("response", &id.to_string())))
     })
     .await
 }

@@ -257,7 +257,7 @@ pub async fn begin(
 ) -> Result<Change, ApplyError> {
     let row = store::lock(conn, scope, id)
         .await?
-        .ok_or_else(|| ApplyError::Rejected(not_found("ticket", &id.to_string())))?;
+        .ok_or_else(|| ApplyError::rejected(not_found("ticket", &id.to_string())))?;
     Ok(Change::new(row, actor, Utc::now()))
 }
 

@@ -57,7 +57,7 @@ pub async fn apply(
         }
         store::find(conn, scope, &id).await?.ok_or_else(|| {
             // The id is taken in another scope: refuse without saying by whom.
-            ApplyError::Rejected(DomainError::new(
+            ApplyError::rejected(DomainError::new(
                 409,
                 "ticket_id_conflict",
                 "Ticket id already in use",
@@ -82,7 +82,7 @@ async fn check_follow_up(
             format!("`follow_up_of` {message}"),
         );
         e.errors.push(FieldError::new("follow_up_of", message));
-        ApplyError::Rejected(e)
+        ApplyError::rejected(e)
     };
     match store::find(conn, scope, original).await? {
         None => Err(refuse("must name an existing ticket")),

@@ -26,7 +26,7 @@ pub async fn apply(
     loopdesk_storage::transaction(pool, async |conn| {
         if !claim(conn, CONSUMER, &request.message_id).await? {
             // Already applied: the ticket is gone, as the first answer said.
-            return Err(ApplyError::Rejected(not_found("ticket", &id.to_string())));
+            return Err(ApplyError::rejected(not_found("ticket", &id.to_string())));
         }
         let mut change = change::begin(conn, scope, &id, command.actor).await?;
         change.row.deleted_at = Some(change.now);

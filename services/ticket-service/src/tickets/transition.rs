@@ -26,14 +26,14 @@ pub async fn apply(
             let mut change = change::begin(conn, scope, &id, command.actor).await?;
             let from = change.row.status()?;
             if let Some(refusal) = lifecycle::refusal(from, command.to) {
-                return Err(ApplyError::Rejected(refusal));
+                return Err(ApplyError::rejected(refusal));
             }
             change.set_status(command.to, command.reason)?;
             return change.commit(conn, Some(request)).await;
         }
         store::find(conn, scope, &id)
             .await?
-            .ok_or_else(|| ApplyError::Rejected(not_found("ticket", &id.to_string())))
+            .ok_or_else(|| ApplyError::rejected(not_found("ticket", &id.to_string())))
     })
     .await
 }

@@ -34,14 +34,14 @@ pub async fn apply(
         if !claim(conn, CONSUMER, &request.message_id).await? {
             return store::find(conn, scope, &id)
                 .await?
-                .ok_or_else(|| ApplyError::Rejected(not_found("ticket", &id.to_string())));
+                .ok_or_else(|| ApplyError::rejected(not_found("ticket", &id.to_string())));
         }
         let mut change = change::begin(conn, scope, &id, command.actor).await?;
         if change.row.status()? == Status::Closed {
-            return Err(ApplyError::Rejected(lifecycle::ticket_closed()));
+            return Err(ApplyError::rejected(lifecycle::ticket_closed()));
         }
         if change.row.version != command.expected_version {
-            return Err(ApplyError::Rejected(stale(
+            return Err(ApplyError::rejected(stale(
                 command.expected_version,
                 change.row.version,
             )));
