@@ -62,15 +62,32 @@ struct Claimed {
     attempts: i32,
 }
 
+// Each endpoint gets at most its remaining share ($4/$5: endpoints with attempts in
+// flight and how many more they may take; $6 for the others), so nothing claimed has to
+// be handed back. The window runs over unlocked candidates; the lock is taken after,
+// since FOR UPDATE cannot sit beside a window function.
 const CLAIM: &str = "
-WITH due AS (
-    SELECT d.id FROM deliveries d
+WITH candidates AS (
+    SELECT d.id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank,
+           COALESCE(
+               (SELECT u.room FROM unnest($4::text[], $5::int[]) AS u(id, room) WHERE u.id = d.endpoint_id),
+               $6
+           ) AS room
+    FROM deliveries d
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= now()
       AND (d.locked_until IS NULL OR d.locked_until < now())
       AND NOT (d.endpoint_id = ANY($2))
       AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)
     ORDER BY d.next_attempt_at
+    LIMIT $1 * 4
+), due AS (
+    SELECT d.id FROM deliveries d
+    JOIN candidates c ON c.id = d.id
+    WHERE c.rank <= c.room
+      AND (d.locked_until IS NULL OR d.locked_until < now())
+    ORDER BY c.next_attempt_at
     LIMIT $1
     FOR UPDATE OF d SKIP LOCKED
 )
@@ -82,19 +99,37 @@ FROM due
 WHERE d.id = due.id
 RETURNING d.id, d.endpoint_id, d.event_id, d.attempts";
 
-/// Claims up to `limit` due deliveries, skipping the endpoints in `busy`, and loads
-/// what sending them needs.
+/// How many more attempts each endpoint may take now.
+pub struct Capacity<'a> {
+    /// Endpoints at their cap.
+    pub busy: &'a [String],
+    /// Endpoints with attempts in flight, and the room each has left.
+    pub partial: &'a [(String, i32)],
+    /// Room of an endpoint with nothing in flight.
+    pub per_endpoint: i32,
+}
+
+/// Claims up to `limit` due deliveries within each endpoint's remaining room, and
+/// loads what sending them needs.
 pub async fn claim(
     pool: &Pool,
     limit: usize,
-    busy: &[String],
+    capacity: &Capacity<'_>,
     lease: Duration,
 ) -> QueryResult<Vec<Job>> {
     let mut conn = loopdesk_storage::connection(pool).await?;
+    let (partial_ids, partial_room): (Vec<&str>, Vec<i32>) = capacity
+        .partial
+        .iter()
+        .map(|(id, room)| (id.as_str(), *room))
+        .unzip();
     let claimed: Vec<Claimed> = sql_query(CLAIM)
         .bind::<BigInt, _>(i64::try_from(limit).unwrap_or(i64::MAX))
-        .bind::<Array<Text>, _>(busy)
+        .bind::<Array<Text>, _>(capacity.busy)
         .bind::<Double, _>(lease.as_secs_f64())
+        .bind::<Array<Text>, _>(partial_ids)
+        .bind::<Array<Integer>, _>(partial_room)
+        .bind::<Integer, _>(capacity.per_endpoint)
         .load(&mut conn)
         .await?;
     if claimed.is_empty() {

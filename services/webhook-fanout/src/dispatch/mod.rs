@@ -105,15 +105,27 @@ impl Dispatcher {
         if free == 0 {
             return Ok(0);
         }
-        let busy: Vec<String> = {
+        let per_endpoint = inner.settings.per_endpoint;
+        let (busy, partial): (Vec<String>, Vec<(String, i32)>) = {
             let in_flight = inner.in_flight.lock().await;
-            in_flight
+            let busy = in_flight
                 .iter()
-                .filter(|(_, n)| **n >= inner.settings.per_endpoint)
+                .filter(|(_, n)| **n >= per_endpoint)
                 .map(|(id, _)| id.clone())
-                .collect()
+                .collect();
+            let partial = in_flight
+                .iter()
+                .filter(|(_, n)| **n < per_endpoint)
+                .map(|(id, n)| (id.clone(), i32::try_from(per_endpoint - n).unwrap_or(0)))
+                .collect();
+            (busy, partial)
         };
-        let jobs = claim::claim(&inner.pool, free, &busy, inner.settings.lease).await?;
+        let capacity = claim::Capacity {
+            busy: &busy,
+            partial: &partial,
+            per_endpoint: i32::try_from(per_endpoint).unwrap_or(i32::MAX),
+        };
+        let jobs = claim::claim(&inner.pool, free, &capacity, inner.settings.lease).await?;
         let mut started = 0;
         for job in jobs {
             let permit = {

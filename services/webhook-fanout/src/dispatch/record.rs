@@ -59,7 +59,10 @@ pub async fn record(
         let now = Utc::now();
         if report.succeeded {
             finish(conn, job, "succeeded", None, now).await?;
+            // Only a failing endpoint's row changes: successes must not all queue on
+            // one endpoint row's lock.
             diesel::update(endpoints::table.find(&job.endpoint.id))
+                .filter(endpoints::failing_since.is_not_null())
                 .set(endpoints::failing_since.eq(None::<DateTime<Utc>>))
                 .execute(conn)
                 .await?;

@@ -59,6 +59,12 @@ impl AttemptReport {
     }
 }
 
+/// Most HTTP clients kept at once; past it the cache starts afresh.
+const MAX_CLIENTS: usize = 1024;
+
+/// A host and the checked addresses a client is pinned to.
+type ClientKey = (String, Vec<SocketAddr>);
+
 /// Sends attempts.
 #[derive(Clone)]
 pub struct Sender {
@@ -66,6 +72,11 @@ pub struct Sender {
     timeout: Duration,
     secrets: SecretBox,
     user_agent: String,
+    /// One client (and connection pool) per host and checked address set: connections
+    /// are reused across attempts, and an address that changes in DNS gets a new client,
+    /// so a connection only ever goes to an address that was checked.
+    clients:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>>,
 }
 
 impl Sender {
@@ -76,7 +87,38 @@ impl Sender {
             timeout,
             secrets,
             user_agent: format!("Loopdesk-Webhooks/{}", env!("CARGO_PKG_VERSION")),
+            clients: std::sync::Arc::default(),
         }
+    }
+
+    /// The client pinned to `addrs` for `url`'s host, built on first use.
+    fn client_for(
+        &self,
+        url: &reqwest::Url,
+        addrs: &[SocketAddr],
+    ) -> Result<reqwest::Client, String> {
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let mut pinned = addrs.to_vec();
+        pinned.sort_unstable();
+        let key = (host.clone(), pinned);
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        if clients.len() >= MAX_CLIENTS {
+            clients.clear();
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .pool_idle_timeout(Duration::from_secs(30));
+        // Connect only to the addresses just checked: no second DNS answer can differ.
+        if !host.starts_with('[') && host.parse::<std::net::IpAddr>().is_err() {
+            builder = builder.resolve_to_addrs(&host, addrs);
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        clients.insert(key, client.clone());
+        Ok(client)
     }
 
     /// Makes the attempt; never fails, the report says how it went.
@@ -170,17 +212,7 @@ impl Sender {
             &body,
         )
         .map_err(|e| e.to_string())?;
-        let mut builder = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .no_proxy()
-            .pool_max_idle_per_host(0);
-        // Connect only to the addresses just checked: no second DNS answer can differ.
-        if let Some(host) = url.host_str().filter(|h| !h.starts_with('['))
-            && host.parse::<std::net::IpAddr>().is_err()
-        {
-            builder = builder.resolve_to_addrs(host, addrs);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
+        let client = self.client_for(url, addrs)?;
         let mut request = client
             .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
