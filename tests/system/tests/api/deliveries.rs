@@ -343,3 +343,72 @@ async fn two_instances_deliver_everything_without_sending_an_attempt_twice() {
     app.teardown().await;
     receiver.stop().await;
 }
+
+#[tokio::test]
+async fn a_scheduled_retry_survives_a_restart_of_the_service() {
+    let mut app = spawn_app_with(Options {
+        webhook_schedule_ms: Some("0,1500".into()),
+        ..Options::default()
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.script(vec![Reply::status(500)]).await;
+    let key = app.admin_key();
+    let (_, secret) = endpoint(&app, &key, &receiver).await;
+    let event = app.publish_event(TENANT, "ticket.created").await;
+    receiver.wait_for(1).await;
+
+    // The retry is due in 1.5 s; the instance that scheduled it goes away meanwhile.
+    // (The gateway reads through the stopped instance's API, so the database tells.)
+    app.restart_webhook_fanout().await;
+    let seen = receiver.wait_for(2).await;
+    assert_eq!(seen[1].header("webhook-id"), event);
+    seen[1].assert_signed_by(&secret);
+    app.wait_count("webhooks.deliveries WHERE status = 'succeeded'", 1)
+        .await;
+    assert_eq!(
+        app.count("webhooks.delivery_attempts").await,
+        2,
+        "one failure before the restart, one success after"
+    );
+
+    receiver.stop().await;
+    app.teardown().await;
+}
+
+#[tokio::test]
+async fn a_slow_endpoint_does_not_hold_up_the_others() {
+    let app = spawn_app_with(Options {
+        webhook_attempt_timeout_ms: Some(15_000),
+        ..Options::default()
+    })
+    .await;
+    let slow = Receiver::start().await;
+    slow.always(Reply::status(200).after(Duration::from_secs(5)))
+        .await;
+    let fast = Receiver::start().await;
+    fast.always(Reply::status(200)).await;
+    let key = app.admin_key();
+    let (slow_id, _) = endpoint(&app, &key, &slow).await;
+    endpoint(&app, &key, &fast).await;
+
+    for _ in 0..20 {
+        app.publish_event(TENANT, "ticket.created").await;
+    }
+    // Every delivery to the fast endpoint completes while the slow one's first answers
+    // are still seconds away.
+    fast.wait_for(20).await;
+    let slow_done = deliveries_of(&app, &key, &slow_id)
+        .await
+        .into_iter()
+        .filter(|d| d["status"] == "succeeded")
+        .count();
+    assert_eq!(
+        slow_done, 0,
+        "the fast endpoint did not wait for the slow one"
+    );
+
+    slow.stop().await;
+    fast.stop().await;
+    app.teardown().await;
+}

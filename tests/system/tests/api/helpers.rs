@@ -43,6 +43,9 @@ pub struct Options {
     pub webhook_attempt_timeout_ms: Option<u64>,
     /// How long an endpoint may fail continuously before it is disabled (default 5 days).
     pub webhook_failure_disable_after_ms: Option<u64>,
+    /// CIDRs epilog-dispatcher may reach although not global (default
+    /// `127.0.0.0/8,::1/128`; `Some(String::new())` allows none).
+    pub epilog_allow_cidrs: Option<String>,
 }
 
 /// The key webhook-fanout encrypts signing secrets with in tests (base64 of 32 bytes).
@@ -69,6 +72,10 @@ pub struct TestApp {
     pub broker: Broker,
     ticket_vars: HashMap<String, String>,
     webhook_vars: HashMap<String, String>,
+    /// Stops the first webhook-fanout instance (restart tests).
+    webhook_stop: CancellationToken,
+    /// Stops the first ticket-service instance (restart tests).
+    ticket_stop: Option<CancellationToken>,
     brokers: Vec<Broker>,
     stops: Vec<CancellationToken>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -128,9 +135,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ticket_vars.insert("LOOPDESK_DATABASE__ACQUIRE_TIMEOUT_MS".into(), "500".into());
     }
     let mut tickets_url = "http://127.0.0.1:9".to_owned();
+    let mut ticket_stop = None;
     if !options.without_ticket_service {
         let started = start_ticket_service(&ticket_vars).await;
         tickets_url = started.url;
+        ticket_stop = Some(started.stop.clone());
         stops.push(started.stop);
         tasks.push(started.task);
         brokers.push(started.broker);
@@ -177,6 +186,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     ]));
     let started = start_webhook_fanout(&webhook_vars).await;
     let webhooks_url = started.url;
+    let webhook_stop = started.stop.clone();
     stops.push(started.stop);
     tasks.push(started.task);
     brokers.push(started.broker);
@@ -192,6 +202,32 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     tasks.push(started.task);
     brokers.push(started.broker);
 
+    let mut epilog_vars = common(amqp_url());
+    epilog_vars.extend(vars(&[
+        (
+            "LOOPDESK_OWNERS__INTERVENTIONS_URL",
+            interventions_url.clone(),
+        ),
+        // Three attempts, milliseconds apart.
+        ("LOOPDESK_DISPATCH__SCHEDULE_MS", "0,100,200".into()),
+        ("LOOPDESK_DISPATCH__RETRY_AFTER_MAX_MS", "2000".into()),
+        ("LOOPDESK_DISPATCH__POLL_INTERVAL_MS", "50".into()),
+        ("LOOPDESK_RELAY__POLL_INTERVAL_MS", "50".into()),
+        (
+            "LOOPDESK_OUTBOUND__ALLOW_CIDRS",
+            options
+                .epilog_allow_cidrs
+                .clone()
+                .unwrap_or_else(|| "127.0.0.0/8,::1/128".into()),
+        ),
+        ("LOOPDESK_OUTBOUND__ALLOW_HTTP", "true".into()),
+    ]));
+    let started = start_epilog_dispatcher(&epilog_vars).await;
+    let epilogs_url = started.url;
+    stops.push(started.stop);
+    tasks.push(started.task);
+    brokers.push(started.broker);
+
     let mut gateway_vars = common(gateway_amqp);
     gateway_vars.extend(vars(&[
         ("LOOPDESK_AUTH__ACTIVE_KID", "k1".into()),
@@ -200,6 +236,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ("LOOPDESK_OWNERS__TICKETS_URL", tickets_url),
         ("LOOPDESK_OWNERS__WEBHOOKS_URL", webhooks_url),
         ("LOOPDESK_OWNERS__INTERVENTIONS_URL", interventions_url),
+        ("LOOPDESK_OWNERS__EPILOGS_URL", epilogs_url),
         (
             "LOOPDESK_HTTP__REPLY_DEADLINE_MS",
             options.reply_deadline_ms.unwrap_or(3000).to_string(),
@@ -252,6 +289,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         broker,
         ticket_vars,
         webhook_vars,
+        webhook_stop,
+        ticket_stop,
         brokers,
         stops,
         tasks,
@@ -300,6 +339,31 @@ async fn start_intervention_service(vars: &HashMap<String, String>) -> Started {
         .wait_connected(Duration::from_secs(10))
         .await
         .expect("intervention-service reaches the broker");
+    let url = format!("http://127.0.0.1:{}", service.port());
+    let stop = service.shutdown_token();
+    let broker = service.broker().clone();
+    let task = tokio::spawn(async move {
+        let _ = service.run_until_stopped().await;
+    });
+    Started {
+        url,
+        stop,
+        task,
+        broker,
+    }
+}
+
+async fn start_epilog_dispatcher(vars: &HashMap<String, String>) -> Started {
+    let settings = epilog_dispatcher::Settings::load_with_vars(vars.clone())
+        .expect("epilog-dispatcher settings");
+    let service = epilog_dispatcher::Application::build(settings)
+        .await
+        .expect("epilog-dispatcher starts");
+    service
+        .broker()
+        .wait_connected(Duration::from_secs(10))
+        .await
+        .expect("epilog-dispatcher reaches the broker");
     let url = format!("http://127.0.0.1:{}", service.port());
     let stop = service.shutdown_token();
     let broker = service.broker().clone();
@@ -476,6 +540,22 @@ impl TestApp {
             let _ = broker.delete_declared_topology().await;
         }
         self.db.drop_database().await;
+    }
+
+    /// The shutdown tokens of the first ticket-service and webhook-fanout instances:
+    /// cancelling one is what SIGTERM does to that process (it drains and stops). The
+    /// gateway keeps reading through the first instances' addresses, so after a stop
+    /// check results in the database.
+    pub fn consumer_stop_tokens(&self) -> (CancellationToken, CancellationToken) {
+        let tickets = self.ticket_stop.clone().unwrap_or_default();
+        (tickets, self.webhook_stop.clone())
+    }
+
+    /// Stops the first webhook-fanout instance and starts a fresh one on the same
+    /// database and prefix: what a deploy does.
+    pub async fn restart_webhook_fanout(&mut self) {
+        self.webhook_stop.cancel();
+        self.start_another_webhook_fanout().await;
     }
 
     /// Starts one more webhook-fanout instance on the same database and prefix.

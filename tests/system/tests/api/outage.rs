@@ -136,3 +136,77 @@ async fn commands_accepted_while_the_ticket_database_is_down_apply_once_when_it_
 
     app.teardown().await;
 }
+
+#[tokio::test]
+async fn a_restart_during_a_burst_loses_nothing() {
+    let mut app = spawn_app_with(Options {
+        reply_deadline_ms: Some(1000),
+        ..Options::default()
+    })
+    .await;
+    let receiver = crate::receiver::Receiver::start().await;
+    receiver.always(crate::receiver::Reply::status(200)).await;
+    let key = app.admin_key();
+    app.create_endpoint(
+        &key,
+        &serde_json::json!({"url": receiver.url("/hooks"), "event_types": ["ticket.created"]}),
+    )
+    .await;
+
+    let bodies: Vec<serde_json::Value> = (0..60)
+        .map(|i| ticket_body(&format!("Burst {i}")))
+        .collect();
+    let burst = futures::future::join_all(bodies.iter().map(|b| app.create_ticket(&key, b)));
+    let (stop_tickets, stop_webhooks) = app.consumer_stop_tokens();
+    let sigterm = async {
+        // Mid-burst, the consumers get SIGTERM (what their shutdown token stands for)
+        // and drain; later requests are accepted into the queue (202) meanwhile.
+        wait_until(
+            Duration::from_secs(20),
+            "the burst to be under way",
+            || async { (app.count("tickets.tickets").await >= 10).then_some(()) },
+        )
+        .await;
+        stop_tickets.cancel();
+        stop_webhooks.cancel();
+    };
+    let (responses, ()) = tokio::join!(burst, sigterm);
+    // The restart: new instances take over the queues and the outbox.
+    app.start_another_ticket_service().await;
+    app.start_another_webhook_fanout().await;
+
+    let mut accepted = std::collections::HashSet::new();
+    for response in responses {
+        let status = response.status().as_u16();
+        assert!(
+            status == 201 || status == 202,
+            "every create was accepted: {status}"
+        );
+        let body: Value = response.json().await.unwrap();
+        accepted.insert(body["id"].as_str().unwrap().to_owned());
+    }
+    app.wait_count("tickets.tickets", accepted.len() as i64)
+        .await;
+    app.outbox_drained().await;
+    let delivered = wait_until(
+        Duration::from_secs(30),
+        "a webhook for every ticket",
+        || async {
+            let ids: std::collections::HashSet<String> = receiver
+                .received()
+                .await
+                .iter()
+                .filter_map(|r| r.json()["data"]["ticket"]["id"].as_str().map(str::to_owned))
+                .collect();
+            (ids.len() >= accepted.len()).then_some(ids)
+        },
+    )
+    .await;
+    assert_eq!(
+        delivered, accepted,
+        "every accepted ticket persisted and announced"
+    );
+
+    receiver.stop().await;
+    app.teardown().await;
+}
