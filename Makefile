@@ -14,11 +14,13 @@ TEST_THREADS ?= 4
 TEST_ARGS ?=
 # The schema tool, built in the dev profile the tests share.
 SCHEMAS := $(CARGO) run --quiet -p loopdesk-schemas --
+# The OpenAPI tool, likewise.
+OPENAPI := $(CARGO) run --quiet -p loopdesk-openapi --
 
 HAVE_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
 .PHONY: help run stop token up down build test test-only lint fmt fmt-check clippy \
-	schemas schemas-check openapi bench clean-test-dbs validate-deploy
+	schemas schemas-check openapi openapi-check bench clean-test-dbs validate-deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -41,7 +43,7 @@ down: ## Stop the Docker Compose services
 build: ## Build every crate (debug)
 	$(CARGO) build --workspace --all-targets
 
-test: fmt-check schemas-check validate-deploy clippy test-only ## Everything CI checks: fmt, schema drift, deploy files, clippy, tests
+test: fmt-check schemas-check openapi-check validate-deploy clippy test-only ## Everything CI checks: fmt, schema and OpenAPI drift, deploy files, clippy, tests
 
 test-only: ## Run the tests only (nextest when installed)
 ifeq ($(HAVE_NEXTEST),yes)
@@ -71,8 +73,11 @@ schemas: ## Regenerate proto-schemas/ from loopdesk-contracts
 schemas-check: ## Fail if proto-schemas/ differs from loopdesk-contracts
 	$(SCHEMAS) --check
 
-openapi: ## Write the OpenAPI document (not yet: comes with the OpenAPI issue)
-	@echo "openapi: coming with the OpenAPI issue"
+openapi: ## Regenerate openapi/openapi.json from the gateway's handlers and types
+	$(OPENAPI) --write
+
+openapi-check: ## Fail if openapi/openapi.json differs from what the gateway generates
+	$(OPENAPI) --check
 
 bench: ## Measure throughput and latency end to end (BENCH_ARGS='-n 20000 --rate 1500 ...')
 	@./scripts/bench.sh

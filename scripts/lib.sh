@@ -10,6 +10,7 @@ AMQP_PORT=5672
 GATEWAY_PORT=8080
 TICKETS_PORT=8081
 INTERVENTIONS_PORT=8082
+EPILOGS_PORT=8083
 WEBHOOKS_PORT=8084
 
 # Every ability a key can have: `make run` and `make token` mint keys with all of them.
@@ -36,8 +37,13 @@ postgres_ready() {
     fi
 }
 
+# True when RabbitMQ answers the AMQP protocol header with its Connection.Start frame:
+# an open port alone may be a broker that accepts TCP but is stuck.
 rabbitmq_ready() {
-    port_open "$AMQP_HOST" "$AMQP_PORT"
+    port_open "$AMQP_HOST" "$AMQP_PORT" || return 1
+    timeout 5 bash -c "exec 3<>/dev/tcp/$AMQP_HOST/$AMQP_PORT
+        printf 'AMQP\\x00\\x00\\x09\\x01' >&3
+        head -c 8 <&3 >/dev/null" 2>/dev/null
 }
 
 # How to start what is missing, for people.

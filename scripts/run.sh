@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make run`: builds and starts ticket-service, intervention-service, webhook-fanout and
-# api-gateway on their default ports
+# `make run`: builds and starts ticket-service, intervention-service, webhook-fanout,
+# epilog-dispatcher and api-gateway on their default ports
 # against the local PostgreSQL and RabbitMQ, mints a test key and shows how to use it.
 # Stays in the foreground; Ctrl-C stops both services.
 #
@@ -28,6 +28,7 @@ port_open 127.0.0.1 "$TICKETS_PORT" && taken+=("$TICKETS_PORT (ticket-service)")
 port_open 127.0.0.1 "$GATEWAY_PORT" && taken+=("$GATEWAY_PORT (api-gateway)")
 port_open 127.0.0.1 "$WEBHOOKS_PORT" && taken+=("$WEBHOOKS_PORT (webhook-fanout)")
 port_open 127.0.0.1 "$INTERVENTIONS_PORT" && taken+=("$INTERVENTIONS_PORT (intervention-service)")
+port_open 127.0.0.1 "$EPILOGS_PORT" && taken+=("$EPILOGS_PORT (epilog-dispatcher)")
 if ((${#taken[@]} > 0)); then
     say "Port(s) already in use: ${taken[*]}."
     say "Is another \`make run\` still going? Stop it with Ctrl-C or scripts/stop.sh,"
@@ -53,6 +54,7 @@ if [[ ${NO_BUILD:-0} == 1 ]]; then
 else
     say "building release binaries (the first build takes several minutes)..."
     cargo build --release -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
+        -p epilog-dispatcher \
         -p loopdesk-cli
 fi
 
@@ -116,6 +118,7 @@ start() {
 start ticket-service "$TICKETS_PORT"
 start intervention-service "$INTERVENTIONS_PORT"
 start webhook-fanout "$WEBHOOKS_PORT"
+start epilog-dispatcher "$EPILOGS_PORT"
 start api-gateway "$GATEWAY_PORT"
 
 key=$("$bin/loopdesk" token create --tenant acme --env test --abilities "$ALL_ABILITIES" \
@@ -128,6 +131,7 @@ Loopdesk is running:
   ticket-service  http://127.0.0.1:$TICKETS_PORT   (log .run/ticket-service.log)
   intervention-service  http://127.0.0.1:$INTERVENTIONS_PORT   (log .run/intervention-service.log)
   webhook-fanout  http://127.0.0.1:$WEBHOOKS_PORT   (log .run/webhook-fanout.log)
+  epilog-dispatcher  http://127.0.0.1:$EPILOGS_PORT   (log .run/epilog-dispatcher.log)
 
 A test key for tenant acme with every ability (mint more with \`make token\`):
 

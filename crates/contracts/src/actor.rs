@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of party behind a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ActorKind {
     /// An integration using an API key.
@@ -19,6 +20,7 @@ pub enum ActorKind {
 
 /// A party behind a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Actor {
     /// What kind of party.
     #[serde(rename = "type")]

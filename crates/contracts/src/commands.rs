@@ -42,6 +42,7 @@ pub const ALL_TICKET_COMMANDS: [&str; 7] = [
 
 /// Every command the ticket service takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum TicketCommand {
     /// Create a ticket (schema version 1).
@@ -84,15 +85,21 @@ impl TicketCommand {
 
 /// Create a ticket with the given, already validated, fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateTicket {
     /// The new ticket.
     pub ticket: NewTicket,
     /// Who asked for it.
     pub actor: Actor,
+    /// Responses posted with the ticket, in order and in its transaction (an
+    /// intervention's rendered templates); they never move the status.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub initial_responses: Vec<NewResponse>,
 }
 
 /// Append a response; may move the status (agent public reply, customer message).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddResponse {
     /// The ticket.
     pub ticket_id: TicketId,
@@ -104,6 +111,7 @@ pub struct AddResponse {
 
 /// Move a ticket to `to`, if the status model allows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TransitionTicket {
     /// The ticket.
     pub ticket_id: TicketId,
@@ -118,6 +126,7 @@ pub struct TransitionTicket {
 
 /// Change fields of a ticket whose version is still `expected_version`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateTicket {
     /// The ticket.
     pub ticket_id: TicketId,
@@ -132,6 +141,7 @@ pub struct UpdateTicket {
 /// The fields a PATCH may change; absent fields stay as they are, `null` clears the
 /// nullable ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketChanges {
     /// New subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -173,6 +183,7 @@ where
 
 /// Soft-delete a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteTicket {
     /// The ticket.
     pub ticket_id: TicketId,
@@ -182,6 +193,7 @@ pub struct DeleteTicket {
 
 /// Attach an audit entry to a response of a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AddAudit {
     /// The ticket.
     pub ticket_id: TicketId,
@@ -197,6 +209,7 @@ pub struct AddAudit {
 
 /// Set the caller's SLA policy for one priority.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetSlaPolicy {
     /// The policy.
     pub policy: SlaPolicy,
@@ -206,6 +219,7 @@ pub struct SetSlaPolicy {
 
 /// The ticket service's answer to a command that carried `reply_to`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum TicketReply {
     /// The command was applied (or had been): the ticket as it now stands.

@@ -59,6 +59,7 @@ pub const ALL_TICKET_EVENTS: [&str; 13] = [
 
 /// One event about a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketEvent {
     /// `evt_` id; also the webhook id, stable across retries.
     pub id: EventId,
@@ -79,6 +80,7 @@ pub struct TicketEvent {
 
 /// The body of a ticket event: the ticket after the change, who made it, and what changed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketEventData {
     /// Snapshot after the change.
     pub ticket: Ticket,
@@ -100,6 +102,7 @@ pub struct TicketEventData {
 
 /// A status move as carried by an event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusMove {
     /// Status before.
     pub from: Status,
@@ -112,6 +115,7 @@ pub struct StatusMove {
 
 /// Which SLA target a breach concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SlaTarget {
     /// The first agent public reply.
@@ -132,6 +136,7 @@ impl SlaTarget {
 
 /// A missed SLA target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaBreach {
     /// Which target.
     pub target: SlaTarget,

@@ -11,8 +11,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{FieldId, InterventionPayloadId, TicketId};
 
+mod flow;
 mod messages;
 
+pub use flow::{
+    CreateInterventionTicket, InterventionCreated, SubmitIntervention, SubmittedResponse,
+    UsedIntervention,
+};
 pub use messages::{
     InterventionCommand, InterventionEvent, InterventionEventData, InterventionReply, NewField,
 };
@@ -37,9 +42,13 @@ pub const PUT_TEMPLATE: &str = "intervention.template.put";
 pub const DELETE_TEMPLATE: &str = "intervention.template.delete";
 /// Command name of [`InterventionCommand::OpenPayload`].
 pub const OPEN_PAYLOAD: &str = "intervention.payload.open";
+/// Command name of [`InterventionCommand::Create`].
+pub const CREATE_INTERVENTION_TICKET: &str = "intervention.create";
+/// Command name of [`InterventionCommand::Submit`].
+pub const SUBMIT_INTERVENTION: &str = "intervention.submit";
 
 /// Every command name the intervention service consumes (its queue's bindings).
-pub const ALL_INTERVENTION_COMMANDS: [&str; 10] = [
+pub const ALL_INTERVENTION_COMMANDS: [&str; 12] = [
     DEFINE_INTERVENTION,
     UPDATE_INTERVENTION,
     REPLACE_FIELDS,
@@ -50,6 +59,8 @@ pub const ALL_INTERVENTION_COMMANDS: [&str; 10] = [
     PUT_TEMPLATE,
     DELETE_TEMPLATE,
     OPEN_PAYLOAD,
+    CREATE_INTERVENTION_TICKET,
+    SUBMIT_INTERVENTION,
 ];
 
 /// `intervention.defined`: a definition was created.
@@ -60,6 +71,7 @@ pub const INTERVENTION_UPDATED: &str = "intervention.updated";
 /// The remote's bearer token on its way in. Its `Debug` never shows the value, so it
 /// cannot reach a log line through `{:?}`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct RemoteToken(pub String);
 
@@ -71,6 +83,7 @@ impl fmt::Debug for RemoteToken {
 
 /// A UI field's kind (seed §3.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     /// A text input bound to `data[name]`.
@@ -108,6 +121,7 @@ impl FieldType {
 
 /// A field as the caller describes it (validated by the intervention service).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldSpec {
     /// Kind of control.
@@ -129,6 +143,7 @@ pub struct FieldSpec {
 
 /// Changes to one field; absent members stay, `null` clears `name`, `label`, `width_px`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FieldPatch {
     /// New kind.
@@ -162,6 +177,7 @@ pub struct FieldPatch {
 
 /// A stored field, in its definition's order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterventionField {
     /// `fld_` id.
     pub id: FieldId,
@@ -182,6 +198,7 @@ pub struct InterventionField {
 
 /// The three templates of an intervention (seed §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TemplateKind {
     /// `{name}.private`: the staff-only response on create (required before use).
@@ -215,6 +232,7 @@ impl TemplateKind {
 
 /// A template's source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
     /// Which one.
     pub kind: TemplateKind,
@@ -228,6 +246,7 @@ pub struct Template {
 
 /// A definition to create (validated by the intervention service).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewIntervention {
     /// Contract name: `^[a-z0-9][a-z0-9_.-]{0,63}$`, unique per tenant and env.
@@ -261,6 +280,7 @@ pub struct NewIntervention {
 
 /// Changes to a definition; absent members stay, `null` clears the optional ones.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct InterventionPatch {
     /// New title.
@@ -306,6 +326,7 @@ pub struct InterventionPatch {
 
 /// A definition as read back: never the bearer token, only whether one is set.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Intervention {
     /// Contract name.
     pub name: String,
@@ -342,6 +363,7 @@ pub struct Intervention {
 /// What the epilog dispatcher needs to call a remote (internal read only: it holds the
 /// decrypted bearer token and is never relayed by the gateway).
 #[derive(Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteSettings {
     /// Contract name.
     pub name: String,
@@ -370,6 +392,7 @@ impl fmt::Debug for RemoteSettings {
 
 /// One instance of an intervention on a ticket (seed §3.3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterventionPayload {
     /// `itv_` id.
     pub id: InterventionPayloadId,
@@ -392,6 +415,7 @@ pub struct InterventionPayload {
 /// One entry of a ticket's intervention panel (seed §5.3): an unaccepted payload with
 /// its definition's title and fields, labels resolved from the data bag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PanelItem {
     /// The payload.
     #[serde(flatten)]

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod commands;
+pub mod epilogs;
 pub mod events;
 pub mod ids;
 pub mod interventions;

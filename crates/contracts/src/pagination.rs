@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// One page of a collection, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items of this page.
     pub data: Vec<T>,

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// JSON path of the field (`requester.email`, `tags[3]`).
     pub field: String,
@@ -25,6 +26,7 @@ impl FieldError {
 
 /// A refusal by the owning service, with the HTTP status it maps to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainError {
     /// HTTP status the gateway answers with (4xx).
     pub status: u16,

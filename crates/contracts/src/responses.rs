@@ -13,6 +13,7 @@ use crate::{
 
 /// What kind of entry a response is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ResponseKind {
     /// An agent's public reply (the customer sees it).
@@ -51,6 +52,7 @@ impl ResponseKind {
 
 /// Who wrote a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AuthorKind {
     /// A support agent.
@@ -63,6 +65,7 @@ pub enum AuthorKind {
 
 /// The author of a response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Author {
     /// Agent, customer or system.
     #[serde(rename = "type")]
@@ -76,6 +79,7 @@ pub struct Author {
 
 /// A file linked by reference: Loopdesk never copies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attachment {
     /// Where the file lives (`https://` or `http://`).
     pub url: String,
@@ -89,6 +93,7 @@ pub struct Attachment {
 
 /// A response as supplied, already validated by the gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewResponse {
     /// Assigned by the gateway so a 202 can point at it.
     pub id: ResponseId,
@@ -105,6 +110,7 @@ pub struct NewResponse {
 
 /// An annotation appended to a response (a correction, an intervention outcome).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// `aud_` ULID.
     pub id: String,
@@ -120,6 +126,7 @@ pub struct AuditEntry {
 
 /// One entry of a ticket's thread; never edited or deleted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Response {
     /// `rsp_` id.
     pub id: ResponseId,
@@ -144,6 +151,7 @@ pub struct Response {
 
 /// One status change of a ticket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatusChange {
     /// The status before; null for the creation.
     pub from: Option<Status>,
@@ -160,6 +168,7 @@ pub struct StatusChange {
 
 /// Service-level targets for a tenant's tickets of one priority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SlaPolicy {
     /// The priority it applies to.
     pub priority: Priority,

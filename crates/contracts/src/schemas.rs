@@ -6,6 +6,7 @@ use schemars::{JsonSchema, Schema, generate::SchemaSettings};
 
 use crate::{
     commands::{TicketCommand, TicketReply},
+    epilogs::{EpilogCommand, EpilogOutcome, EpilogReply, InterventionSubmitted},
     events::TicketEvent,
     interventions::{InterventionCommand, InterventionEvent, InterventionReply},
     webhooks::{ThinEvent, WebhookCommand, WebhookReply},
@@ -29,6 +30,13 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         (
             "intervention.event.v1.json",
             schema_of::<InterventionEvent>(),
+        ),
+        ("epilog.command.v1.json", schema_of::<EpilogCommand>()),
+        ("epilog.reply.v1.json", schema_of::<EpilogReply>()),
+        ("epilog.event.v1.json", schema_of::<EpilogOutcome>()),
+        (
+            "intervention.submitted.v1.json",
+            schema_of::<InterventionSubmitted>(),
         ),
         ("webhook.command.v1.json", schema_of::<WebhookCommand>()),
         ("webhook.reply.v1.json", schema_of::<WebhookReply>()),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The environment a key, a row or a message belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Env {
     /// Sandbox data, reached with `ld_test_` keys.
@@ -51,6 +52,7 @@ impl FromStr for Env {
 
 /// A tenant identifier: 1 to 64 characters of `[A-Za-z0-9_-]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Tenant(String);
 
@@ -102,6 +104,7 @@ impl fmt::Display for Tenant {
 
 /// The pair that scopes every resource.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scope {
     /// Owning tenant.
     pub tenant: Tenant,

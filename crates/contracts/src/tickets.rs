@@ -13,6 +13,7 @@ use crate::{
 
 /// How urgent a ticket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     /// Can wait.
@@ -51,6 +52,7 @@ impl Priority {
 
 /// Where a ticket is in its life (seed 003's model).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Created, nobody has answered yet.
@@ -94,6 +96,7 @@ impl Status {
 
 /// The person a ticket is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Requester {
     /// Lowercased email address.
     pub email: String,
@@ -103,6 +106,7 @@ pub struct Requester {
 
 /// A ticket's fields as supplied on creation, already validated by the gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTicket {
     /// Assigned by the gateway so a 202 can point at the resource before it exists.
     pub id: TicketId,
@@ -129,6 +133,7 @@ pub struct NewTicket {
 
 /// A ticket's service-level targets and whether they were met.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketSla {
     /// When the first agent public reply is due; null without a policy.
     pub first_response_due_at: Option<DateTime<Utc>>,
@@ -146,6 +151,7 @@ pub struct TicketSla {
 
 /// A ticket as stored by the ticket service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Ticket {
     /// `tkt_` id.
     pub id: TicketId,
@@ -202,6 +208,7 @@ pub struct Ticket {
 
 /// Filters and paging for a ticket listing, as the gateway forwards them to the owner.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketQuery {
     /// Only tickets in this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]

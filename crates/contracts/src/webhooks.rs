@@ -59,6 +59,7 @@ pub const TICKET_EVENT_TYPES: [&str; 13] = [
 
 /// How much of an event an endpoint receives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadStyle {
     /// The event as published: ticket snapshot, actor and changes.
@@ -89,6 +90,7 @@ impl PayloadStyle {
 
 /// An endpoint to create, as the caller described it (validated by webhook-fanout).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewEndpoint {
     /// The id chosen by the gateway (stable across retries of one request).
     pub id: WebhookEndpointId,
@@ -116,6 +118,7 @@ fn enabled_by_default() -> bool {
 
 /// Changes to an endpoint; absent fields stay as they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EndpointPatch {
     /// New URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,6 +142,7 @@ pub struct EndpointPatch {
 
 /// Every command webhook-fanout takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum WebhookCommand {
     /// Create an endpoint and its signing secret.
@@ -214,6 +218,7 @@ impl WebhookCommand {
 
 /// webhook-fanout's answer to a command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum WebhookReply {
     /// The endpoint as it now stands; `secret` only when this command created it or
@@ -251,6 +256,7 @@ pub enum WebhookReply {
 
 /// An endpoint as the API shows it (never its secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookEndpoint {
     /// `whe_` id.
     pub id: WebhookEndpointId,
@@ -280,6 +286,7 @@ pub struct WebhookEndpoint {
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting for its next attempt.
@@ -313,6 +320,7 @@ impl DeliveryStatus {
 
 /// One event on its way to one endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Delivery {
     /// `dlv_` id.
     pub id: DeliveryId,
@@ -338,6 +346,7 @@ pub struct Delivery {
 
 /// One HTTP attempt of a delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryAttempt {
     /// Position in the attempt history.
     pub id: i64,
@@ -361,6 +370,7 @@ pub struct DeliveryAttempt {
 
 /// A `thin` webhook payload: ids only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ThinEvent {
     /// `evt_` id.
     pub id: EventId,
@@ -377,6 +387,7 @@ pub struct ThinEvent {
 
 /// The body of a [`ThinEvent`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ThinEventData {
     /// The ticket the event is about.
     pub ticket_id: TicketId,

@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     caller::Gatekeeper,
     command_bus::CommandBus,
+    docs, epilogs,
     idempotency::Idempotency,
-    interventions, keys,
+    interventions, keys, openapi,
     owners::OwnerClient,
     rate_limit::{self, RateLimiter},
     settings::Settings,
@@ -70,6 +71,11 @@ impl Application {
             interventions: OwnerClient::new(
                 "intervention",
                 &settings.owners.interventions_url,
+                Duration::from_millis(settings.owners.timeout_ms),
+            )?,
+            epilogs: OwnerClient::new(
+                "epilog",
+                &settings.owners.epilogs_url,
                 Duration::from_millis(settings.owners.timeout_ms),
             )?,
         });
@@ -177,6 +183,7 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v1")
+            .route("/openapi.json", web::get().to(openapi::serve))
             .route("/tickets", web::post().to(tickets::create::create_ticket))
             .route("/tickets", web::get().to(tickets::read::list_tickets))
             .route("/tickets/{id}", web::get().to(tickets::read::get_ticket))
@@ -221,10 +228,13 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route("/api_keys", web::get().to(keys::list_keys))
             .route("/api_keys/{id}", web::delete().to(keys::revoke_key))
             .configure(webhooks::routes)
-            .configure(interventions::routes),
+            .configure(interventions::routes)
+            .configure(epilogs::routes),
     )
     .route(
         "/api/create_ticket",
         web::post().to(tickets::compat::create_ticket),
-    );
+    )
+    .route("/docs", web::get().to(docs::ui::page))
+    .route("/docs/{asset}", web::get().to(docs::ui::asset));
 }

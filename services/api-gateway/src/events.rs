@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::{caller::Caller, state::GatewayState};
 
 /// Query parameters.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -26,6 +27,14 @@ pub struct EventParams {
 }
 
 /// `GET /v1/events`.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(EventParams),
+    responses(
+        (status = 200, description = "Published events, oldest first after `after`.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::events::TicketEvent>),
+        (status = 422, description = "A parameter is invalid."),
+    )
+)]
 pub async fn list_events(
     caller: Caller,
     state: web::Data<GatewayState>,

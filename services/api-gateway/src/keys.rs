@@ -26,9 +26,10 @@ const MAX_TTL_DAYS: i64 = 3650;
 const DEFAULT_TTL_DAYS: i64 = 365;
 
 /// `POST /v1/api_keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
+    #[schema(value_type = Vec<String>, example = json!(["tickets:read", "tickets:write"]))]
     abilities: Vec<Ability>,
     label: Option<String>,
     sub: Option<String>,
@@ -36,7 +37,7 @@ pub struct CreateKeyRequest {
 }
 
 /// A key as listed: never the token.
-#[derive(Debug, Serialize, Queryable, Selectable)]
+#[derive(Debug, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
 pub struct KeySummary {
     id: String,
@@ -48,7 +49,7 @@ pub struct KeySummary {
     revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct CreatedKey<'a> {
     #[serde(flatten)]
     key: &'a KeySummary,
@@ -57,6 +58,15 @@ struct CreatedKey<'a> {
 }
 
 /// `POST /v1/api_keys`.
+#[utoipa::path(
+    post, path = "/v1/api_keys", tag = "api_keys",
+    params(crate::docs::IdempotencyKey),
+    request_body = CreateKeyRequest,
+    responses(
+        (status = 201, description = "The key; `token` is shown this once (`null` on a replay).", body = CreatedKey),
+        (status = 422, description = "`validation_failed` (e.g. an ability the caller does not hold)."),
+    )
+)]
 pub async fn create_key(
     req: HttpRequest,
     caller: Caller,
@@ -174,6 +184,12 @@ fn timestamp(secs: i64) -> DateTime<Utc> {
 }
 
 /// `GET /v1/api_keys`: the newest 100 keys of the caller's scope.
+#[utoipa::path(
+    get, path = "/v1/api_keys", tag = "api_keys",
+    responses(
+        (status = 200, description = "The tenant's keys in this env, never their tokens.", body = loopdesk_contracts::pagination::Page<KeySummary>),
+    )
+)]
 pub async fn list_keys(caller: Caller, pool: web::Data<Pool>) -> Result<HttpResponse, Problem> {
     caller.require(Ability::KeysAdmin)?;
     let scope = caller.scope();
@@ -193,6 +209,14 @@ pub async fn list_keys(caller: Caller, pool: web::Data<Pool>) -> Result<HttpResp
 
 /// `DELETE /v1/api_keys/{id}`: revokes a key of the caller's tenant and env, whether it
 /// was minted here or by the CLI. Revoking twice is harmless.
+#[utoipa::path(
+    delete, path = "/v1/api_keys/{id}", tag = "api_keys",
+    params(("id" = String, Path, description = "The key. A `key_` id.")),
+    responses(
+        (status = 200, description = "Revoked (revoking twice is harmless).", body = crate::docs::Revoked),
+        (status = 404, description = "Another tenant's key, or not a key id."),
+    )
+)]
 pub async fn revoke_key(
     caller: Caller,
     pool: web::Data<Pool>,

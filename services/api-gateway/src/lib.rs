@@ -6,10 +6,13 @@
 pub mod app;
 pub mod caller;
 pub mod command_bus;
+pub mod docs;
+pub mod epilogs;
 pub mod events;
 pub mod idempotency;
 pub mod interventions;
 pub mod keys;
+pub mod openapi;
 pub mod owners;
 pub mod rate_limit;
 pub mod schema;

@@ -54,6 +54,8 @@ pub struct OwnerSettings {
     pub webhooks_url: String,
     /// intervention-service base URL.
     pub interventions_url: String,
+    /// epilog-dispatcher base URL.
+    pub epilogs_url: String,
     /// Per-request timeout.
     pub timeout_ms: u64,
 }
@@ -140,6 +142,14 @@ impl Validate for Settings {
         {
             return Err(SettingsError::invalid(
                 "owners.interventions_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if !self.owners.epilogs_url.starts_with("http://")
+            && !self.owners.epilogs_url.starts_with("https://")
+        {
+            return Err(SettingsError::invalid(
+                "owners.epilogs_url",
                 "must be an http(s) URL",
             ));
         }

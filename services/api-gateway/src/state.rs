@@ -14,4 +14,6 @@ pub struct GatewayState {
     pub webhooks: OwnerClient,
     /// The intervention service's read API.
     pub interventions: OwnerClient,
+    /// epilog-dispatcher's read API.
+    pub epilogs: OwnerClient,
 }

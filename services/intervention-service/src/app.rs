@@ -65,6 +65,16 @@ impl Application {
             },
             handler,
         );
+        let statuses = spawn_consumer(
+            &broker,
+            crate::flow::ticket_status::spec(settings.consumer.concurrency),
+            crate::flow::ticket_status::StatusHandler::new(pool.clone()),
+        );
+        let outcomes = spawn_consumer(
+            &broker,
+            crate::flow::outcomes::spec(settings.consumer.concurrency),
+            crate::flow::outcomes::OutcomeHandler::new(pool.clone(), relay.clone()),
+        );
         let workers = vec![
             tokio::spawn(loopdesk_storage::report_pool_metrics(
                 pool.clone(),
@@ -72,6 +82,8 @@ impl Application {
                 shutdown.clone(),
             )),
             consumer,
+            statuses,
+            outcomes,
             tokio::spawn(relay.run(shutdown.clone())),
             tokio::spawn(loopdesk_runtime::purge_inbox(
                 pool.clone(),

@@ -18,6 +18,7 @@ use crate::{
         edit::{self, Edit},
         fields::FieldEdit,
     },
+    flow,
     payloads::open::{self, OpenPayload},
     secrets::SecretBox,
 };
@@ -138,6 +139,17 @@ impl CommandHandler {
                 .await?;
                 Ok(InterventionReply::Payload {
                     payload: Box::new(payload),
+                })
+            }
+            InterventionCommand::Create(command) => Ok(InterventionReply::Created(
+                flow::create::apply(pool, scope, envelope, command).await?,
+            )),
+            InterventionCommand::Submit(command) => {
+                let response_id = command.response_id;
+                let payload = flow::submit::apply(pool, scope, envelope, command).await?;
+                Ok(InterventionReply::Submitted {
+                    payload: Box::new(payload),
+                    response_id,
                 })
             }
         }

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod commands;
 pub mod definitions;
 pub mod events;
+pub mod flow;
 pub mod http;
 pub mod payloads;
 pub mod render;

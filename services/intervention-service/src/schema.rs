@@ -62,3 +62,14 @@ diesel::table! {
         accepted_at -> Nullable<Timestamptz>,
     }
 }
+
+diesel::table! {
+    intervention_tickets (ticket_id) {
+        ticket_id -> Text,
+        tenant -> Text,
+        env -> Text,
+        status -> Text,
+        sequence -> BigInt,
+        updated_at -> Timestamptz,
+    }
+}

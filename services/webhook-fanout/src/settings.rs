@@ -11,7 +11,9 @@ use loopdesk_web::HttpSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{outbound::AllowList, schedule::RetrySchedule, secrets::SecretBox};
+use loopdesk_outbound::{AllowList, RetrySchedule};
+
+use crate::secrets::SecretBox;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 

@@ -16,6 +16,8 @@ pub enum Owner {
     InterventionService,
     /// The webhook fan-out's `webhooks` schema.
     WebhookFanout,
+    /// The epilog dispatcher's `epilogs` schema.
+    EpilogDispatcher,
 }
 
 impl Owner {
@@ -25,6 +27,7 @@ impl Owner {
             Owner::TicketService => (ticket_service::app::MIGRATIONS, "tickets"),
             Owner::InterventionService => (intervention_service::app::MIGRATIONS, "interventions"),
             Owner::WebhookFanout => (webhook_fanout::app::MIGRATIONS, "webhooks"),
+            Owner::EpilogDispatcher => (epilog_dispatcher::app::MIGRATIONS, "epilogs"),
         }
     }
 }

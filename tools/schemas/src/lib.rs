@@ -1,7 +1,10 @@
 //! Keeps `proto-schemas/` in step with `loopdesk-contracts`: renders every message
 //! schema, writes the files, or reports how the committed files drifted from the code.
 //! Only `*.json` files directly in the directory are managed; anything else (the
-//! README) is left alone.
+//! README) is left alone. A change that would break consumers of a committed version
+//! (see [`compat`]) is refused: it needs a new `.vN.json` beside the old one.
+
+pub mod compat;
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -21,6 +24,14 @@ pub enum Drift {
     Missing(String),
     /// A `.json` file no schema generates (a renamed or removed message).
     Extra(String),
+    /// The file's committed version would change incompatibly: refused, whether checking
+    /// or writing, until the stream's version is bumped.
+    Breaking {
+        /// The committed file.
+        file: String,
+        /// What breaks, one entry per change.
+        changes: Vec<String>,
+    },
 }
 
 impl fmt::Display for Drift {
@@ -29,6 +40,16 @@ impl fmt::Display for Drift {
             Drift::Stale(name) => write!(f, "stale:   {name}"),
             Drift::Missing(name) => write!(f, "missing: {name}"),
             Drift::Extra(name) => write!(f, "extra:   {name}"),
+            Drift::Breaking { file, changes } => {
+                write!(
+                    f,
+                    "breaking: {file} (keep it and add the next .vN.json instead):"
+                )?;
+                for change in changes {
+                    write!(f, "\n    {change}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -95,37 +116,92 @@ fn existing_files(dir: &Path) -> Result<BTreeSet<String>, SchemaError> {
 
 /// Compares `dir` with the generated schemas; an empty answer means no drift.
 pub fn check(dir: &Path) -> Result<Vec<Drift>, SchemaError> {
-    let expected = rendered()?;
+    check_with(dir, &owned(rendered()?))
+}
+
+/// Makes `dir` match the generated schemas: writes missing and stale files, removes
+/// extra `.json` files, and returns what it changed. Refuses (changing nothing) when a
+/// change is breaking.
+pub fn write(dir: &Path) -> Result<Vec<Drift>, SchemaError> {
+    write_with(dir, &owned(rendered()?))
+}
+
+fn owned(rendered: BTreeMap<&'static str, String>) -> BTreeMap<String, String> {
+    rendered
+        .into_iter()
+        .map(|(name, text)| (name.to_owned(), text))
+        .collect()
+}
+
+/// `{stream}.v{version}.json` split into its stream and version.
+fn stream_version(name: &str) -> Option<(&str, u32)> {
+    let (stream, version) = name.strip_suffix(".json")?.rsplit_once(".v")?;
+    Some((stream, version.parse().ok()?))
+}
+
+/// An older version of a stream that is generated at a newer one: consumers may still
+/// read it, so it stays, frozen.
+fn superseded(name: &str, expected: &BTreeMap<String, String>) -> bool {
+    let Some((stream, version)) = stream_version(name) else {
+        return false;
+    };
+    expected
+        .keys()
+        .any(|generated| stream_version(generated).is_some_and(|(s, v)| s == stream && v > version))
+}
+
+/// [`check`] against the given `(file name, content)` pairs instead of the contracts.
+pub fn check_with(
+    dir: &Path,
+    expected: &BTreeMap<String, String>,
+) -> Result<Vec<Drift>, SchemaError> {
     let existing = existing_files(dir)?;
     let mut drift = Vec::new();
-    for (file, text) in &expected {
-        if !existing.contains(*file) {
-            drift.push(Drift::Missing((*file).to_owned()));
+    for (file, text) in expected {
+        if !existing.contains(file) {
+            drift.push(Drift::Missing(file.clone()));
             continue;
         }
         let path = dir.join(file);
         let current = fs::read_to_string(&path).map_err(io_error(&path))?;
-        if current != *text {
-            drift.push(Drift::Stale((*file).to_owned()));
+        if current == *text {
+            continue;
+        }
+        let changes = match (
+            serde_json::from_str::<serde_json::Value>(&current),
+            serde_json::from_str::<serde_json::Value>(text),
+        ) {
+            (Ok(old), Ok(new)) => compat::breaking_changes(&old, &new),
+            // An unreadable committed file holds no contract anyone can rely on.
+            _ => Vec::new(),
+        };
+        if changes.is_empty() {
+            drift.push(Drift::Stale(file.clone()));
+        } else {
+            drift.push(Drift::Breaking {
+                file: file.clone(),
+                changes,
+            });
         }
     }
     for name in existing {
-        if !expected.contains_key(name.as_str()) {
+        if !expected.contains_key(&name) && !superseded(&name, expected) {
             drift.push(Drift::Extra(name));
         }
     }
     Ok(drift)
 }
 
-/// Makes `dir` match the generated schemas: writes missing and stale files, removes
-/// extra `.json` files, and returns what it changed.
-pub fn write(dir: &Path) -> Result<Vec<Drift>, SchemaError> {
-    let drift = check(dir)?;
-    if drift.is_empty() {
+/// [`write`] with the given `(file name, content)` pairs instead of the contracts.
+pub fn write_with(
+    dir: &Path,
+    expected: &BTreeMap<String, String>,
+) -> Result<Vec<Drift>, SchemaError> {
+    let drift = check_with(dir, expected)?;
+    if drift.is_empty() || drift.iter().any(|d| matches!(d, Drift::Breaking { .. })) {
         return Ok(drift);
     }
     fs::create_dir_all(dir).map_err(io_error(dir))?;
-    let expected = rendered()?;
     for change in &drift {
         match change {
             Drift::Stale(name) | Drift::Missing(name) => {
@@ -140,6 +216,7 @@ pub fn write(dir: &Path) -> Result<Vec<Drift>, SchemaError> {
                 let path = dir.join(name);
                 fs::remove_file(&path).map_err(io_error(&path))?;
             }
+            Drift::Breaking { .. } => {}
         }
     }
     Ok(drift)

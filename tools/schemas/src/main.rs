@@ -1,10 +1,11 @@
 //! `loopdesk-schemas`: `--write` regenerates `proto-schemas/`, `--check` fails (exit 1)
-//! listing every stale, missing or extra file. `make schemas` and `make test` run it.
+//! listing every stale, missing or extra file and every breaking change to a committed
+//! version (`--write` refuses those too). `make schemas` and `make test` run it.
 
 use std::{path::PathBuf, process::ExitCode};
 
 use clap::Parser;
-use loopdesk_schemas::{DEFAULT_DIR, check, write};
+use loopdesk_schemas::{DEFAULT_DIR, Drift, check, write};
 
 /// Writes or checks the JSON Schemas of Loopdesk's queue messages.
 #[derive(Debug, Parser)]
@@ -33,6 +34,14 @@ fn main() -> ExitCode {
             Ok(changes) if changes.is_empty() => {
                 println!("{dir_shown}: up to date");
                 ExitCode::SUCCESS
+            }
+            Ok(changes) if changes.iter().any(|c| matches!(c, Drift::Breaking { .. })) => {
+                eprintln!("{dir_shown}: refusing to write a breaking change:");
+                for change in changes {
+                    eprintln!("  {change}");
+                }
+                eprintln!("bump the stream's schema_version (a new .vN.json file) instead");
+                ExitCode::FAILURE
             }
             Ok(changes) => {
                 for change in changes {

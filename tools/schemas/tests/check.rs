@@ -71,7 +71,8 @@ fn check_fails_on_a_stale_file_and_write_repairs_it() {
     let scratch = written("stale");
     let path = scratch.0.join("ticket.event.v1.json");
     let original = fs::read_to_string(&path).unwrap();
-    let edited = original.replace("\"sequence\"", "\"seq\"");
+    // A compatible edit (a breaking one is refused instead: tests/compatibility.rs).
+    let edited = original.replace("\"title\": \"TicketEvent\"", "\"title\": \"OldTitle\"");
     assert_ne!(edited, original, "the edit must change the file");
     fs::write(&path, edited).unwrap();
 

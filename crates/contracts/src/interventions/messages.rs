@@ -5,19 +5,22 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ADD_FIELD, DEFINE_INTERVENTION, DELETE_TEMPLATE, FieldPatch, FieldSpec, Intervention,
-    InterventionPatch, InterventionPayload, NewIntervention, OPEN_PAYLOAD, PUT_TEMPLATE,
-    REMOVE_FIELD, REORDER_FIELDS, REPLACE_FIELDS, TemplateKind, UPDATE_FIELD, UPDATE_INTERVENTION,
+    ADD_FIELD, CREATE_INTERVENTION_TICKET, CreateInterventionTicket, DEFINE_INTERVENTION,
+    DELETE_TEMPLATE, FieldPatch, FieldSpec, Intervention, InterventionCreated, InterventionPatch,
+    InterventionPayload, NewIntervention, OPEN_PAYLOAD, PUT_TEMPLATE, REMOVE_FIELD, REORDER_FIELDS,
+    REPLACE_FIELDS, SUBMIT_INTERVENTION, SubmitIntervention, TemplateKind, UPDATE_FIELD,
+    UPDATE_INTERVENTION,
 };
 use crate::{
     actor::Actor,
-    ids::{EventId, FieldId, InterventionPayloadId, TicketId},
+    ids::{EventId, FieldId, InterventionPayloadId, ResponseId, TicketId},
     problem::DomainError,
     tenancy::{Env, Tenant},
 };
 
 /// Every command the intervention service takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
 pub enum InterventionCommand {
     /// Create a definition.
@@ -131,6 +134,12 @@ pub enum InterventionCommand {
         /// Who asked.
         actor: Actor,
     },
+    /// Create (or refresh) the intervention ticket of a remote's `uid`.
+    #[serde(rename = "intervention.create")]
+    Create(CreateInterventionTicket),
+    /// Staff submit a payload.
+    #[serde(rename = "intervention.submit")]
+    Submit(SubmitIntervention),
 }
 
 impl InterventionCommand {
@@ -147,12 +156,15 @@ impl InterventionCommand {
             InterventionCommand::PutTemplate { .. } => PUT_TEMPLATE,
             InterventionCommand::DeleteTemplate { .. } => DELETE_TEMPLATE,
             InterventionCommand::OpenPayload { .. } => OPEN_PAYLOAD,
+            InterventionCommand::Create(_) => CREATE_INTERVENTION_TICKET,
+            InterventionCommand::Submit(_) => SUBMIT_INTERVENTION,
         }
     }
 }
 
 /// A field to store, with the id the gateway chose for it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewField {
     /// `fld_` id.
     pub id: FieldId,
@@ -163,6 +175,7 @@ pub struct NewField {
 
 /// The intervention service's answer to a command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum InterventionReply {
     /// The definition after the change.
@@ -175,6 +188,15 @@ pub enum InterventionReply {
         /// It.
         payload: Box<InterventionPayload>,
     },
+    /// An `intervention.create` was applied (or had been).
+    Created(InterventionCreated),
+    /// An `intervention.submit` was applied (or had been).
+    Submitted {
+        /// The payload with its new data bag.
+        payload: Box<InterventionPayload>,
+        /// The initiating response.
+        response_id: ResponseId,
+    },
     /// Refused; nothing changed.
     Rejected {
         /// Why.
@@ -184,6 +206,7 @@ pub enum InterventionReply {
 
 /// An `intervention.*` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterventionEvent {
     /// `evt_` id.
     pub id: EventId,
@@ -202,6 +225,7 @@ pub struct InterventionEvent {
 
 /// The body of an intervention event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InterventionEventData {
     /// The definition after the change.
     pub intervention: Intervention,

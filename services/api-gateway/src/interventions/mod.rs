@@ -2,8 +2,10 @@
 //! `/v1/tickets/{id}/interventions`: writes become commands to the intervention service
 //! (idempotent, like every mutation), reads come from its internal API.
 
+pub mod create;
 pub mod read;
 pub mod remote_token;
+pub mod submit;
 pub mod write;
 
 use actix_web::web;
@@ -51,7 +53,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             "/interventions/{name}/remote_token",
             web::post().to(remote_token::generate),
         )
-        .route("/tickets/{id}/interventions", web::get().to(read::panel));
+        .route("/tickets/{id}/interventions", web::get().to(read::panel))
+        .route(
+            "/tickets/{id}/interventions/{itv}/submit",
+            web::post().to(submit::submit),
+        );
 }
 
 /// A path segment naming a definition; one that cannot be a name names nothing (404),

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::{caller::Caller, interventions::definition_name, state::GatewayState};
 
 /// Query parameters of the library listing.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -19,6 +20,14 @@ pub struct ListParams {
 }
 
 /// `GET /v1/interventions`: by name, cursor-paginated.
+#[utoipa::path(
+    get, path = "/v1/interventions", tag = "interventions",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of definitions, by name.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::interventions::Intervention>),
+        (status = 422, description = "A parameter is invalid."),
+    )
+)]
 pub async fn list(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -38,6 +47,14 @@ pub async fn list(
 }
 
 /// `GET /v1/interventions/{name}`.
+#[utoipa::path(
+    get, path = "/v1/interventions/{name}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name.")),
+    responses(
+        (status = 200, description = "The definition (the remote token only as `remote_bearer_token_set`).", body = loopdesk_contracts::interventions::Intervention, headers(("ETag" = String, description = "The version, for `If-Match`."))),
+        (status = 404, description = "No such definition."),
+    )
+)]
 pub async fn get(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -56,6 +73,14 @@ pub async fn get(
 }
 
 /// `GET /v1/interventions/{name}/templates`: the sources of the templates that exist.
+#[utoipa::path(
+    get, path = "/v1/interventions/{name}/templates", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name.")),
+    responses(
+        (status = 200, description = "The definition's templates.", body = crate::docs::List<loopdesk_contracts::interventions::Template>),
+        (status = 404, description = "No such definition."),
+    )
+)]
 pub async fn templates(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -74,6 +99,14 @@ pub async fn templates(
 }
 
 /// `GET /v1/tickets/{id}/interventions`: the panel of a ticket the caller can see.
+#[utoipa::path(
+    get, path = "/v1/tickets/{id}/interventions", tag = "interventions",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
+    responses(
+        (status = 200, description = "The ticket's intervention panel.", body = crate::docs::List<loopdesk_contracts::interventions::PanelItem>),
+        (status = 404, description = "No such ticket."),
+    )
+)]
 pub async fn panel(
     caller: Caller,
     state: web::Data<GatewayState>,

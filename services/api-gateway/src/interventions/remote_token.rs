@@ -24,7 +24,7 @@ use crate::{
 /// How long a generated remote key lives.
 const TTL_DAYS: i64 = 365;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RemoteKey<'a> {
     id: &'a str,
     intervention: &'a str,
@@ -38,6 +38,14 @@ struct RemoteKey<'a> {
 }
 
 /// `POST /v1/interventions/{name}/remote_token`.
+#[utoipa::path(
+    post, path = "/v1/interventions/{name}/remote_token", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 201, description = "A new `create-ticket` key for the remote; `token` is shown this once (`null` on a replay).", body = RemoteKey),
+        (status = 404, description = "No such definition."),
+    )
+)]
 pub async fn generate(
     req: HttpRequest,
     caller: Caller,

@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// `POST /v1/interventions/{name}/fields` body: a field and, optionally, where.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddFieldRequest {
     #[serde(rename = "type")]
@@ -38,14 +38,14 @@ pub struct AddFieldRequest {
 }
 
 /// `POST /v1/interventions/{name}/fields/reorder` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReorderRequest {
     field_ids: Vec<FieldId>,
 }
 
 /// `PUT /v1/interventions/{name}/templates/{kind}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRequest {
     body: String,
@@ -59,6 +59,18 @@ struct Accepted<'a> {
 }
 
 /// `POST /v1/interventions`.
+#[utoipa::path(
+    post, path = "/v1/interventions", tag = "interventions",
+    params(crate::docs::IdempotencyKey),
+    request_body = loopdesk_contracts::interventions::NewIntervention,
+    responses(
+        (status = 201, description = "The definition.", body = loopdesk_contracts::interventions::Intervention, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 409, description = "A definition of that name exists."),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn create(
     req: HttpRequest,
     caller: Caller,
@@ -78,6 +90,17 @@ pub async fn create(
 
 /// `PATCH /v1/interventions/{name}`: any subset of the settings; `remote_bearer_token:
 /// null` clears the token.
+#[utoipa::path(
+    patch, path = "/v1/interventions/{name}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
+    request_body = loopdesk_contracts::interventions::InterventionPatch,
+    responses(
+        (status = 200, description = "The definition as changed.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn update(
     req: HttpRequest,
     caller: Caller,
@@ -97,6 +120,17 @@ pub async fn update(
 }
 
 /// `PUT /v1/interventions/{name}/fields`: the whole ordered list.
+#[utoipa::path(
+    put, path = "/v1/interventions/{name}/fields", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
+    request_body = Vec<loopdesk_contracts::interventions::FieldSpec>,
+    responses(
+        (status = 200, description = "The definition with the new fields, in order.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn replace_fields(
     req: HttpRequest,
     caller: Caller,
@@ -124,6 +158,17 @@ pub async fn replace_fields(
 }
 
 /// `POST /v1/interventions/{name}/fields`: appends, or inserts at `ordinal`.
+#[utoipa::path(
+    post, path = "/v1/interventions/{name}/fields", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
+    request_body = AddFieldRequest,
+    responses(
+        (status = 201, description = "The definition with the field added.", body = loopdesk_contracts::interventions::Intervention, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn add_field(
     req: HttpRequest,
     caller: Caller,
@@ -154,6 +199,17 @@ pub async fn add_field(
 }
 
 /// `PATCH /v1/interventions/{name}/fields/{field_id}`.
+#[utoipa::path(
+    patch, path = "/v1/interventions/{name}/fields/{field_id}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), ("field_id" = String, Path, description = "The field. A `fld_` id."), crate::docs::IdempotencyKey),
+    request_body = loopdesk_contracts::interventions::FieldPatch,
+    responses(
+        (status = 200, description = "The definition with the field changed.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn update_field(
     req: HttpRequest,
     caller: Caller,
@@ -176,6 +232,16 @@ pub async fn update_field(
 }
 
 /// `DELETE /v1/interventions/{name}/fields/{field_id}`.
+#[utoipa::path(
+    delete, path = "/v1/interventions/{name}/fields/{field_id}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), ("field_id" = String, Path, description = "The field. A `fld_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 200, description = "The definition without the field.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn remove_field(
     req: HttpRequest,
     caller: Caller,
@@ -197,6 +263,17 @@ pub async fn remove_field(
 }
 
 /// `POST /v1/interventions/{name}/fields/reorder`: every field id, in the new order.
+#[utoipa::path(
+    post, path = "/v1/interventions/{name}/fields/reorder", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
+    request_body = ReorderRequest,
+    responses(
+        (status = 200, description = "The definition with its fields reordered.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn reorder_fields(
     req: HttpRequest,
     caller: Caller,
@@ -216,6 +293,17 @@ pub async fn reorder_fields(
 }
 
 /// `PUT /v1/interventions/{name}/templates/{private|public|final}`.
+#[utoipa::path(
+    put, path = "/v1/interventions/{name}/templates/{kind}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), ("kind" = loopdesk_contracts::interventions::TemplateKind, Path, description = "Which template."), crate::docs::IdempotencyKey),
+    request_body = TemplateRequest,
+    responses(
+        (status = 200, description = "The definition with the template set.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn put_template(
     req: HttpRequest,
     caller: Caller,
@@ -238,6 +326,16 @@ pub async fn put_template(
 }
 
 /// `DELETE /v1/interventions/{name}/templates/{public|final}` (private is required).
+#[utoipa::path(
+    delete, path = "/v1/interventions/{name}/templates/{kind}", tag = "interventions",
+    params(("name" = String, Path, description = "The definition's name."), ("kind" = loopdesk_contracts::interventions::TemplateKind, Path, description = "Which template."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 200, description = "The definition without the template.", body = loopdesk_contracts::interventions::Intervention),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::AcceptedDefinition, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such definition."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn delete_template(
     req: HttpRequest,
     caller: Caller,
@@ -301,17 +399,20 @@ async fn run(
                         let at = created.then(|| location(&intervention.name));
                         Answer::json(status, &intervention, at)
                     }
-                    Sent::Answered(InterventionReply::Payload { .. }) | Sent::Queued => {
-                        Answer::json(
-                            StatusCode::ACCEPTED,
-                            &Accepted {
-                                name: &claim.resource_id,
-                                state: "accepted",
-                                detail: "the change is queued; GET the Location to see it applied",
-                            },
-                            Some(location(&claim.resource_id)),
-                        )
-                    }
+                    Sent::Answered(
+                        InterventionReply::Payload { .. }
+                        | InterventionReply::Created(_)
+                        | InterventionReply::Submitted { .. },
+                    )
+                    | Sent::Queued => Answer::json(
+                        StatusCode::ACCEPTED,
+                        &Accepted {
+                            name: &claim.resource_id,
+                            state: "accepted",
+                            detail: "the change is queued; GET the Location to see it applied",
+                        },
+                        Some(location(&claim.resource_id)),
+                    ),
                 })
             },
         )

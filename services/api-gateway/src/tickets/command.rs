@@ -85,7 +85,7 @@ pub fn ticket_id(raw: &str) -> Result<TicketId, Problem> {
 }
 
 /// The person a request says acts, as sent in `actor` or `author`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PersonInput {
     /// `agent` or `customer`.
@@ -98,7 +98,7 @@ pub struct PersonInput {
 }
 
 /// Who a person is to the ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PersonKind {
     /// Support.

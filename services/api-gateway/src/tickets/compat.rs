@@ -19,7 +19,7 @@ use crate::{
 };
 
 /// The guide's request. Unknown members are ignored, as the guide's own API did.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompatRequest {
     originator_email_address: Option<String>,
     intervention: Option<String>,
@@ -33,13 +33,13 @@ pub struct CompatRequest {
     tags: Option<Vec<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Envelope<T> {
     ok: bool,
     data: T,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Created {
     ticket_id: String,
     created: bool,
@@ -48,13 +48,23 @@ struct Created {
 }
 
 /// Which intervention templates were rendered (the guide's "used_intervention flags").
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, utoipa::ToSchema)]
 struct UsedTemplates {
     private: bool,
     public: bool,
 }
 
 /// `POST /api/create_ticket`.
+#[utoipa::path(
+    post, path = "/api/create_ticket", tag = "compatibility",
+    params(crate::docs::IdempotencyKey),
+    request_body = CompatRequest,
+    responses(
+        (status = 200, description = "The guide's answer: `{ok: true, data: {...}}`.", body = Envelope<Created>),
+        (status = 202, description = "Accepted: the ticket will be created once.", body = Envelope<Created>),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn create_ticket(
     req: HttpRequest,
     caller: Caller,
@@ -63,11 +73,13 @@ pub async fn create_ticket(
 ) -> Result<HttpResponse, Problem> {
     caller.require_any(&[Ability::CreateTicket, Ability::TicketsWrite])?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
-    let new_ticket = body
-        .value
-        .into_request()
-        .into_new_ticket()
-        .map_err(Problem::validation)?;
+    let request = body.value.into_request();
+    if crate::interventions::create::is_intervention(&request) {
+        use crate::interventions::create::{InterventionRequest, render_compat, run};
+        let request = InterventionRequest::from_request(request).map_err(Problem::validation)?;
+        return run(&state, &caller, &keyed, request, render_compat).await;
+    }
+    let new_ticket = request.into_new_ticket().map_err(Problem::validation)?;
     run_create(
         &state,
         &caller,

@@ -43,6 +43,17 @@ pub fn location(id: &str) -> String {
 }
 
 /// `POST /v1/tickets`.
+#[utoipa::path(
+    post, path = "/v1/tickets", tag = "tickets",
+    params(crate::docs::IdempotencyKey),
+    request_body = crate::tickets::fields::CreateTicketRequest,
+    responses(
+        (status = 201, description = "Created.", body = loopdesk_contracts::tickets::Ticket, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: the ticket service has not answered yet; the ticket will be created once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 409, description = "`follow_up_of` names a ticket that cannot be followed up."),
+        (status = 422, description = "`validation_failed`, naming every offending field."),
+    )
+)]
 pub async fn create_ticket(
     req: HttpRequest,
     caller: Caller,
@@ -51,7 +62,13 @@ pub async fn create_ticket(
 ) -> Result<HttpResponse, Problem> {
     caller.require_any(&[Ability::CreateTicket, Ability::TicketsWrite])?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
-    let new_ticket = body.value.into_new_ticket().map_err(Problem::validation)?;
+    let body = body.value;
+    if crate::interventions::create::is_intervention(&body) {
+        use crate::interventions::create::{InterventionRequest, render_v1, run};
+        let request = InterventionRequest::from_request(body).map_err(Problem::validation)?;
+        return run(&state, &caller, &keyed, request, render_v1).await;
+    }
+    let new_ticket = body.into_new_ticket().map_err(Problem::validation)?;
     run_create(
         &state,
         &caller,
@@ -101,7 +118,11 @@ pub async fn run_create(
                     .parse::<TicketId>()
                     .map_err(|_| Problem::internal())?;
                 let id = ticket.id.to_string();
-                let command = TicketCommand::Create(CreateTicket { ticket, actor });
+                let command = TicketCommand::Create(CreateTicket {
+                    ticket,
+                    actor,
+                    initial_responses: Vec::new(),
+                });
                 let sent = state
                     .commands
                     .send(&scope, &claim.message_id, command.name(), &command)

@@ -27,7 +27,7 @@ const DEFAULT_QUEUE: &str = "general";
 const DEFAULT_SOURCE: &str = "api";
 
 /// `POST /v1/tickets` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicketRequest {
     /// One line summary.
@@ -58,7 +58,7 @@ pub struct CreateTicketRequest {
 }
 
 /// The requester part of a create request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequesterInput {
     /// Email address.

@@ -17,6 +17,14 @@ use crate::{caller::Caller, state::GatewayState};
 const DEFAULT_LIMIT: u16 = 20;
 
 /// `GET /v1/tickets/{id}`.
+#[utoipa::path(
+    get, path = "/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
+    responses(
+        (status = 200, description = "The ticket.", body = loopdesk_contracts::tickets::Ticket, headers(("ETag" = String, description = "The version, for `If-Match`."))),
+        (status = 404, description = "No such ticket (or another tenant's)."),
+    )
+)]
 pub async fn get_ticket(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -32,7 +40,8 @@ pub async fn get_ticket(
 }
 
 /// Query parameters of `GET /v1/tickets`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     limit: Option<u16>,
@@ -51,6 +60,14 @@ pub struct ListParams {
 }
 
 /// `GET /v1/tickets`.
+#[utoipa::path(
+    get, path = "/v1/tickets", tag = "tickets",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page, newest first.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::tickets::Ticket>),
+        (status = 422, description = "A filter or `limit` is invalid."),
+    )
+)]
 pub async fn list_tickets(
     caller: Caller,
     state: web::Data<GatewayState>,

@@ -32,7 +32,7 @@ const NAME_MAX: usize = 255;
 const URL_MAX: usize = 2048;
 
 /// `POST /v1/tickets/{id}/responses` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseRequest {
     kind: Option<ResponseKind>,
@@ -42,7 +42,7 @@ pub struct ResponseRequest {
 }
 
 /// An attachment by reference.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachmentInput {
     url: String,
@@ -52,14 +52,15 @@ pub struct AttachmentInput {
 }
 
 /// `POST .../audit` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRequest {
     body: Option<String>,
 }
 
 /// Paging of `GET .../responses`.
-#[derive(Debug, Deserialize, serde::Serialize)]
+#[derive(Debug, Deserialize, serde::Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,6 +74,18 @@ fn response_location(ticket: &str, response: &str) -> String {
 }
 
 /// `POST /v1/tickets/{id}/responses`.
+#[utoipa::path(
+    post, path = "/v1/tickets/{id}/responses", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
+    request_body = ResponseRequest,
+    responses(
+        (status = 201, description = "Appended to the thread.", body = loopdesk_contracts::responses::Response, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: will be appended once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such ticket."),
+        (status = 409, description = "`ticket_closed`."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn add_response(
     req: HttpRequest,
     caller: Caller,
@@ -267,6 +280,15 @@ fn is_media_type(value: &str) -> bool {
 }
 
 /// `GET /v1/tickets/{id}/responses`: the thread, oldest first.
+#[utoipa::path(
+    get, path = "/v1/tickets/{id}/responses", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), PageParams),
+    responses(
+        (status = 200, description = "The thread, one page.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::responses::Response>),
+        (status = 404, description = "No such ticket."),
+        (status = 422, description = "`limit` is out of range."),
+    )
+)]
 pub async fn list_responses(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -292,6 +314,14 @@ pub async fn list_responses(
 }
 
 /// `GET /v1/tickets/{id}/responses/{rsp}`.
+#[utoipa::path(
+    get, path = "/v1/tickets/{id}/responses/{response}", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), ("response" = String, Path, description = "The response. A `rsp_` id.")),
+    responses(
+        (status = 200, description = "The response with its audit entries.", body = loopdesk_contracts::responses::Response),
+        (status = 404, description = "No such ticket or response."),
+    )
+)]
 pub async fn get_response(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -311,6 +341,17 @@ pub async fn get_response(
 }
 
 /// `POST /v1/tickets/{id}/responses/{rsp}/audit`: appends an audit entry.
+#[utoipa::path(
+    post, path = "/v1/tickets/{id}/responses/{response}/audit", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), ("response" = String, Path, description = "The response. A `rsp_` id."), crate::docs::IdempotencyKey),
+    request_body = AuditRequest,
+    responses(
+        (status = 201, description = "The audit entry.", body = loopdesk_contracts::responses::AuditEntry, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: will be appended once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such ticket or response."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn add_audit(
     req: HttpRequest,
     caller: Caller,

@@ -22,7 +22,7 @@ use crate::{
 const MINUTES_MAX: i32 = 525_600;
 
 /// `PUT /v1/sla_policies/{priority}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyRequest {
     first_response_minutes: Option<i32>,
@@ -34,6 +34,17 @@ fn location(priority: &str) -> String {
 }
 
 /// `PUT /v1/sla_policies/{priority}`.
+#[utoipa::path(
+    put, path = "/v1/sla_policies/{priority}", tag = "sla",
+    params(("priority" = loopdesk_contracts::tickets::Priority, Path, description = "The priority the policy is for."), crate::docs::IdempotencyKey),
+    request_body = PolicyRequest,
+    responses(
+        (status = 200, description = "The policy as set.", body = loopdesk_contracts::responses::SlaPolicy),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "Not a priority."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn put_policy(
     req: HttpRequest,
     caller: Caller,
@@ -79,6 +90,12 @@ pub async fn put_policy(
 }
 
 /// `GET /v1/sla_policies`.
+#[utoipa::path(
+    get, path = "/v1/sla_policies", tag = "sla",
+    responses(
+        (status = 200, description = "The tenant's SLA policies.", body = crate::docs::List<loopdesk_contracts::responses::SlaPolicy>),
+    )
+)]
 pub async fn list_policies(
     caller: Caller,
     state: web::Data<GatewayState>,

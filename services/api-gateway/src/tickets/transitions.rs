@@ -24,7 +24,7 @@ use crate::{
 const REASON_MAX: usize = 1000;
 
 /// `POST /v1/tickets/{id}/transitions` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransitionRequest {
     /// The status wanted.
@@ -36,6 +36,18 @@ pub struct TransitionRequest {
 }
 
 /// `POST /v1/tickets/{id}/transitions`.
+#[utoipa::path(
+    post, path = "/v1/tickets/{id}/transitions", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
+    request_body = TransitionRequest,
+    responses(
+        (status = 200, description = "The ticket in its new status.", body = loopdesk_contracts::tickets::Ticket),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such ticket."),
+        (status = 409, description = "`illegal_transition` (naming from and to) or `ticket_closed`."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn transition(
     req: HttpRequest,
     caller: Caller,
@@ -84,6 +96,14 @@ pub async fn transition(
 }
 
 /// `GET /v1/tickets/{id}/history`: every status change, oldest first.
+#[utoipa::path(
+    get, path = "/v1/tickets/{id}/history", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
+    responses(
+        (status = 200, description = "Every status change, oldest first.", body = crate::docs::List<loopdesk_contracts::responses::StatusChange>),
+        (status = 404, description = "No such ticket."),
+    )
+)]
 pub async fn history(
     caller: Caller,
     state: web::Data<GatewayState>,

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// `PATCH /v1/tickets/{id}` body: only the fields to change.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRequest {
     subject: Option<String>,
@@ -78,6 +78,20 @@ fn expected_version(req: &HttpRequest) -> Result<i64, Problem> {
 }
 
 /// `PATCH /v1/tickets/{id}`.
+#[utoipa::path(
+    patch, path = "/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IfMatch, crate::docs::IdempotencyKey),
+    request_body = PatchRequest,
+    responses(
+        (status = 200, description = "The ticket as changed.", body = loopdesk_contracts::tickets::Ticket),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such ticket."),
+        (status = 409, description = "`ticket_closed`: a closed ticket does not change."),
+        (status = 412, description = "`If-Match` names another version."),
+        (status = 422, description = "`validation_failed`."),
+        (status = 428, description = "`If-Match` is missing."),
+    )
+)]
 pub async fn update_ticket(
     req: HttpRequest,
     caller: Caller,
@@ -140,6 +154,15 @@ fn validate(input: PatchRequest) -> Result<TicketChanges, Vec<loopdesk_contracts
 }
 
 /// `DELETE /v1/tickets/{id}`: a soft delete; reads answer 404 afterwards.
+#[utoipa::path(
+    delete, path = "/v1/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 200, description = "Deleted (soft).", body = crate::docs::Deleted),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 404, description = "No such ticket."),
+    )
+)]
 pub async fn delete_ticket(
     req: HttpRequest,
     caller: Caller,

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::{caller::Caller, state::GatewayState};
 
 /// Query parameters of the endpoint and delivery listings.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,6 +48,14 @@ impl ListParams {
 }
 
 /// `GET /v1/webhook_endpoints`.
+#[utoipa::path(
+    get, path = "/v1/webhook_endpoints", tag = "webhooks",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of endpoints.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::WebhookEndpoint>),
+        (status = 422, description = "A parameter is invalid."),
+    )
+)]
 pub async fn list_endpoints(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -61,6 +70,14 @@ pub async fn list_endpoints(
 }
 
 /// `GET /v1/webhook_endpoints/{id}`.
+#[utoipa::path(
+    get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id.")),
+    responses(
+        (status = 200, description = "The endpoint (never its secret).", body = loopdesk_contracts::webhooks::WebhookEndpoint),
+        (status = 404, description = "No such endpoint."),
+    )
+)]
 pub async fn get_endpoint(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -79,6 +96,15 @@ pub async fn get_endpoint(
 }
 
 /// `GET /v1/webhook_endpoints/{id}/deliveries?status=&limit=&cursor=`.
+#[utoipa::path(
+    get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id."), ListParams),
+    responses(
+        (status = 200, description = "One page of the endpoint's deliveries.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::Delivery>),
+        (status = 404, description = "No such endpoint."),
+        (status = 422, description = "A parameter is invalid."),
+    )
+)]
 pub async fn list_deliveries(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -99,6 +125,14 @@ pub async fn list_deliveries(
 }
 
 /// `GET /v1/deliveries/{id}/attempts`.
+#[utoipa::path(
+    get, path = "/v1/deliveries/{id}/attempts", tag = "webhooks",
+    params(("id" = String, Path, description = "The delivery. A `dlv_` id.")),
+    responses(
+        (status = 200, description = "Every attempt of the delivery.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::DeliveryAttempt>),
+        (status = 404, description = "No such delivery."),
+    )
+)]
 pub async fn list_attempts(
     caller: Caller,
     state: web::Data<GatewayState>,

@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// `POST /v1/webhook_endpoints` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEndpointRequest {
     url: String,
@@ -40,7 +40,7 @@ pub struct CreateEndpointRequest {
 }
 
 /// `PATCH /v1/webhook_endpoints/{id}` body: absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEndpointRequest {
     url: Option<String>,
@@ -52,7 +52,7 @@ pub struct UpdateEndpointRequest {
 }
 
 /// `POST /v1/webhook_endpoints/{id}/recover` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoverRequest {
     since: DateTime<Utc>,
@@ -60,7 +60,7 @@ pub struct RecoverRequest {
 }
 
 /// An endpoint with its secret, shown once.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct EndpointWithSecret<'a> {
     #[serde(flatten)]
     endpoint: &'a WebhookEndpoint,
@@ -81,6 +81,16 @@ pub fn location(id: &str) -> String {
 }
 
 /// `POST /v1/webhook_endpoints`.
+#[utoipa::path(
+    post, path = "/v1/webhook_endpoints", tag = "webhooks",
+    params(crate::docs::IdempotencyKey),
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 201, description = "The endpoint with its `secret`, shown this once (`null` on a replay).", body = EndpointWithSecret, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 202, description = "Accepted: will be created once.", body = crate::docs::Accepted, headers(("Location" = String, description = "Where to read the resource."))),
+        (status = 422, description = "`validation_failed` (e.g. a URL that is not public)."),
+    )
+)]
 pub async fn create_endpoint(
     req: HttpRequest,
     caller: Caller,
@@ -128,6 +138,17 @@ pub async fn create_endpoint(
 }
 
 /// `PATCH /v1/webhook_endpoints/{id}`.
+#[utoipa::path(
+    patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
+    request_body = UpdateEndpointRequest,
+    responses(
+        (status = 200, description = "The endpoint as changed.", body = loopdesk_contracts::webhooks::WebhookEndpoint),
+        (status = 202, description = "Accepted: will be applied once.", body = crate::docs::Accepted),
+        (status = 404, description = "No such endpoint."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn update_endpoint(
     req: HttpRequest,
     caller: Caller,
@@ -165,6 +186,15 @@ pub async fn update_endpoint(
 }
 
 /// `DELETE /v1/webhook_endpoints/{id}`.
+#[utoipa::path(
+    delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 200, description = "Deleted.", body = crate::docs::Deleted),
+        (status = 202, description = "Accepted: will be deleted once.", body = crate::docs::Accepted),
+        (status = 404, description = "No such endpoint."),
+    )
+)]
 pub async fn delete_endpoint(
     req: HttpRequest,
     caller: Caller,
@@ -195,6 +225,15 @@ pub async fn delete_endpoint(
 }
 
 /// `POST /v1/webhook_endpoints/{id}/rotate_secret`.
+#[utoipa::path(
+    post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 200, description = "The endpoint with its new `secret`, shown this once; the old one keeps verifying during the grace period.", body = EndpointWithSecret),
+        (status = 202, description = "Accepted: will be rotated once.", body = crate::docs::Accepted),
+        (status = 404, description = "No such endpoint."),
+    )
+)]
 pub async fn rotate_secret(
     req: HttpRequest,
     caller: Caller,
@@ -228,6 +267,16 @@ pub async fn rotate_secret(
 
 /// `POST /v1/webhook_endpoints/{id}/recover`: re-sends every dead delivery of the
 /// endpoint created in `[since, until)`.
+#[utoipa::path(
+    post, path = "/v1/webhook_endpoints/{id}/recover", tag = "webhooks",
+    params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
+    request_body = RecoverRequest,
+    responses(
+        (status = 202, description = "The failed deliveries in the window are sent again.", body = crate::docs::Recovering),
+        (status = 404, description = "No such endpoint."),
+        (status = 422, description = "`validation_failed`."),
+    )
+)]
 pub async fn recover(
     req: HttpRequest,
     caller: Caller,
@@ -266,6 +315,14 @@ pub async fn recover(
 }
 
 /// `POST /v1/deliveries/{id}/redeliver`.
+#[utoipa::path(
+    post, path = "/v1/deliveries/{id}/redeliver", tag = "webhooks",
+    params(("id" = String, Path, description = "The delivery. A `dlv_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 202, description = "The delivery is scheduled again.", body = loopdesk_contracts::webhooks::Delivery),
+        (status = 404, description = "No such delivery."),
+    )
+)]
 pub async fn redeliver(
     req: HttpRequest,
     caller: Caller,

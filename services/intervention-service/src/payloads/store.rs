@@ -133,3 +133,56 @@ pub async fn open_of_ticket(
         .load(conn)
         .await
 }
+
+/// The payload `id` in `scope`, locked for the rest of the transaction.
+pub async fn lock(conn: &mut Conn, scope: &Scope, id: &str) -> QueryResult<Option<PayloadRow>> {
+    payloads::table
+        .filter(payloads::tenant.eq(scope.tenant.as_str()))
+        .filter(payloads::env.eq(scope.env.as_str()))
+        .filter(payloads::id.eq(id))
+        .select(PayloadRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Moves an open payload to `ticket` (a follow-up) with a new data bag.
+pub async fn move_to(
+    conn: &mut Conn,
+    id: &str,
+    ticket: &TicketId,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(payloads::table.find(id.to_owned()))
+        .set((
+            payloads::ticket_id.eq(ticket.to_string()),
+            payloads::data.eq(data),
+            payloads::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks a payload accepted; false when it already was.
+pub async fn accept(
+    conn: &mut Conn,
+    scope: &Scope,
+    id: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let n = diesel::update(payloads::table.find(id.to_owned()))
+        .filter(payloads::tenant.eq(scope.tenant.as_str().to_owned()))
+        .filter(payloads::env.eq(scope.env.as_str().to_owned()))
+        .filter(payloads::accepted.eq(false))
+        .set((
+            payloads::accepted.eq(true),
+            payloads::accepted_at.eq(Some(at)),
+            payloads::updated_at.eq(at),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}

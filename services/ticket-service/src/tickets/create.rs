@@ -17,6 +17,7 @@ use crate::{
     sla::{clock, policy},
     tickets::{
         change::{self, event},
+        initial,
         store::{self, TicketRow},
     },
 };
@@ -41,6 +42,8 @@ pub async fn apply(
             let mut row = TicketRow::new(scope, &command.ticket, Utc::now());
             let sla = policy::find(conn, scope, command.ticket.priority).await?;
             clock::apply_policy(&mut row, sla.as_ref());
+            // `ticket.created` is 1; each initial response's event follows it.
+            row.event_sequence += command.initial_responses.len() as i64;
             if store::insert(conn, &row).await? {
                 let ticket = row.into_ticket()?;
                 change::record_creation(conn, &ticket, &command.actor).await?;
@@ -53,6 +56,7 @@ pub async fn apply(
                     Some(request),
                 );
                 enqueue(conn, &created).await?;
+                initial::post(conn, scope, &ticket, &command, request).await?;
             }
         }
         store::find(conn, scope, &id).await?.ok_or_else(|| {

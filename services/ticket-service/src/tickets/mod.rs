@@ -5,6 +5,7 @@ pub mod create;
 pub mod cursor;
 pub mod delete;
 pub mod history;
+pub mod initial;
 pub mod lifecycle;
 pub mod list;
 pub mod store;

@@ -17,7 +17,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub use claim::Job;
 pub use send::{AttemptReport, Sender};
 
-use crate::schedule::RetrySchedule;
+use loopdesk_outbound::RetrySchedule;
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]

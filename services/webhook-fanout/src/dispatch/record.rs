@@ -5,12 +5,12 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use loopdesk_outbound::RetrySchedule;
 use loopdesk_storage::{Conn, Pool};
 
 use crate::{
     dispatch::{AttemptReport, claim::Job},
     endpoints::apply::kill_pending,
-    schedule::RetrySchedule,
     schema::{deliveries, delivery_attempts, endpoints},
 };
 

@@ -5,18 +5,11 @@ use std::{net::SocketAddr, time::Duration};
 
 use chrono::{DateTime, Utc};
 use loopdesk_contracts::webhooks::{PayloadStyle, ThinEvent, ThinEventData};
-use reqwest::{header, redirect};
+use loopdesk_outbound::{AllowList, PinnedClients, excerpt, parse_retry_after, resolve_checked};
+use reqwest::header;
 use secrecy::ExposeSecret;
 
-use crate::{
-    dispatch::claim::Job,
-    outbound::{AllowList, resolve_checked},
-    secrets::SecretBox,
-    signing::signature_header,
-};
-
-/// Most of an answer's body kept on the attempt.
-const EXCERPT_BYTES: usize = 1024;
+use crate::{dispatch::claim::Job, secrets::SecretBox, signing::signature_header};
 
 /// What one attempt found.
 #[derive(Debug, Clone)]
@@ -59,12 +52,6 @@ impl AttemptReport {
     }
 }
 
-/// Most HTTP clients kept at once; past it the cache starts afresh.
-const MAX_CLIENTS: usize = 1024;
-
-/// A host and the checked addresses a client is pinned to.
-type ClientKey = (String, Vec<SocketAddr>);
-
 /// Sends attempts.
 #[derive(Clone)]
 pub struct Sender {
@@ -72,11 +59,8 @@ pub struct Sender {
     timeout: Duration,
     secrets: SecretBox,
     user_agent: String,
-    /// One client (and connection pool) per host and checked address set: connections
-    /// are reused across attempts, and an address that changes in DNS gets a new client,
-    /// so a connection only ever goes to an address that was checked.
-    clients:
-        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<ClientKey, reqwest::Client>>>,
+    /// Clients pinned to checked addresses, reused across attempts.
+    clients: PinnedClients,
 }
 
 impl Sender {
@@ -87,38 +71,8 @@ impl Sender {
             timeout,
             secrets,
             user_agent: format!("Loopdesk-Webhooks/{}", env!("CARGO_PKG_VERSION")),
-            clients: std::sync::Arc::default(),
+            clients: PinnedClients::new(),
         }
-    }
-
-    /// The client pinned to `addrs` for `url`'s host, built on first use.
-    fn client_for(
-        &self,
-        url: &reqwest::Url,
-        addrs: &[SocketAddr],
-    ) -> Result<reqwest::Client, String> {
-        let host = url.host_str().unwrap_or_default().to_owned();
-        let mut pinned = addrs.to_vec();
-        pinned.sort_unstable();
-        let key = (host.clone(), pinned);
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(client) = clients.get(&key) {
-            return Ok(client.clone());
-        }
-        if clients.len() >= MAX_CLIENTS {
-            clients.clear();
-        }
-        let mut builder = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
-            .no_proxy()
-            .pool_idle_timeout(Duration::from_secs(30));
-        // Connect only to the addresses just checked: no second DNS answer can differ.
-        if !host.starts_with('[') && host.parse::<std::net::IpAddr>().is_err() {
-            builder = builder.resolve_to_addrs(&host, addrs);
-        }
-        let client = builder.build().map_err(|e| e.to_string())?;
-        clients.insert(key, client.clone());
-        Ok(client)
     }
 
     /// Makes the attempt; never fails, the report says how it went.
@@ -212,7 +166,10 @@ impl Sender {
             &body,
         )
         .map_err(|e| e.to_string())?;
-        let client = self.client_for(url, addrs)?;
+        let client = self
+            .clients
+            .client_for(url, addrs)
+            .map_err(|e| e.to_string())?;
         let mut request = client
             .post(url.clone())
             .header(header::CONTENT_TYPE, "application/json")
@@ -257,26 +214,6 @@ pub fn payload(job: &Job) -> Vec<u8> {
     }
 }
 
-async fn excerpt(mut response: reqwest::Response) -> Option<String> {
-    let mut bytes = Vec::new();
-    while bytes.len() < EXCERPT_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    if bytes.is_empty() {
-        return None;
-    }
-    bytes.truncate(EXCERPT_BYTES);
-    let mut text = String::from_utf8_lossy(&bytes).into_owned();
-    // A cut multi-byte character shows as one replacement character at most.
-    while text.len() > EXCERPT_BYTES {
-        text.pop();
-    }
-    Some(text)
-}
-
 fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".to_owned()
@@ -284,28 +221,5 @@ fn describe(e: &reqwest::Error) -> String {
         format!("could not connect: {e}")
     } else {
         format!("request failed: {e}")
-    }
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    if let Ok(secs) = value.trim().parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_takes_seconds_and_dates() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("soon"), None);
-        let later = (Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
-        let parsed = parse_retry_after(&later).unwrap_or_default();
-        assert!(parsed > Duration::from_secs(80) && parsed <= Duration::from_secs(90));
     }
 }

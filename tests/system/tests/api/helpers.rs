@@ -117,6 +117,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             ("LOOPDESK_BROKER__RECONNECT_MAX_BACKOFF_MS", "500".into()),
             ("LOOPDESK_BROKER__PUBLISH_TIMEOUT_MS", "2000".into()),
             ("LOOPDESK_HTTP__PORT", "0".into()),
+            // Five services per test and several tests at once share one PostgreSQL.
+            ("LOOPDESK_DATABASE__MAX_CONNECTIONS", "4".into()),
         ])
     };
 

@@ -3,13 +3,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod contracts;
 mod deliveries;
+mod epilogs;
 mod events;
 mod helpers;
 mod idempotency;
+mod intervention_flow;
 mod interventions;
 mod lifecycle;
 mod observability;
+mod openapi;
 mod outage;
 mod outbound_safety;
 mod receiver;

@@ -24,6 +24,8 @@ pub struct Reply {
     pub delay: Duration,
     /// Extra response headers.
     pub headers: Vec<(&'static str, String)>,
+    /// A JSON body instead of the default text.
+    pub body: Option<Value>,
 }
 
 impl Reply {
@@ -33,6 +35,15 @@ impl Reply {
             status,
             delay: Duration::ZERO,
             headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    /// An immediate answer with `status` and a JSON `body`.
+    pub fn json(status: u16, body: Value) -> Self {
+        Self {
+            body: Some(body),
+            ..Self::status(status)
         }
     }
 
@@ -221,5 +232,8 @@ async fn answer(
     for (name, value) in reply.headers {
         response.insert_header((name, value));
     }
-    response.body(format!("answered {}", reply.status))
+    match reply.body {
+        Some(body) => response.json(body),
+        None => response.body(format!("answered {}", reply.status)),
+    }
 }

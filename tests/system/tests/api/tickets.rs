@@ -220,6 +220,7 @@ fn command(id: TicketId) -> TicketCommand {
             id: "test".into(),
             key_id: None,
         },
+        initial_responses: vec![],
     })
 }
 

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rand::Rng;
 
 /// Delays before each attempt, jitter, and the bounds of `Retry-After`.
@@ -70,6 +71,15 @@ impl RetrySchedule {
     }
 }
 
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -113,5 +123,14 @@ mod tests {
     fn refuses_malformed_schedules() {
         assert!(RetrySchedule::parse("", 0, HOUR).is_err());
         assert!(RetrySchedule::parse("0,5s", 0, HOUR).is_err());
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_dates() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("soon"), None);
+        let later = (Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
+        let parsed = parse_retry_after(&later).unwrap_or_default();
+        assert!(parsed > Duration::from_secs(80) && parsed <= Duration::from_secs(90));
     }
 }

@@ -1,7 +1,7 @@
-//! Outbound safety (DESIGN.md §6): an endpoint's host is resolved here, every address
-//! it resolves to must be global (or inside the configured allow-list), and the request
-//! then goes to those checked addresses only, so a DNS answer cannot change between the
-//! check and the connection.
+//! Which addresses may be reached (DESIGN.md §6): a URL's host is resolved once, every
+//! address it resolves to must be global (or inside the configured allow-list), and the
+//! caller then connects to those checked addresses only, so a DNS answer cannot change
+//! between the check and the connection.
 
 use std::{
     net::{IpAddr, SocketAddr},

@@ -1,0 +1,149 @@
+//! Epilog jobs (DESIGN.md §7): staff list them (`?status=failed` to find the ones that
+//! need a hand), read one with its attempts, and retry a failed or rejected one. Reads
+//! come from epilog-dispatcher's internal API; a retry is the `epilog.retry` command.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{
+    FieldError,
+    epilogs::{EpilogCommand, EpilogReply, EpilogStatus, RETRY_EPILOG},
+    ids::{EpilogJobId, MessageId},
+};
+use loopdesk_web::Problem;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    caller::Caller,
+    command_bus::Sent,
+    idempotency::{Answer, KeyedRequest},
+    state::GatewayState,
+    tickets::create::problem_answer,
+};
+
+/// Registers the epilog routes (under `/v1`).
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/epilog_jobs", web::get().to(list_jobs))
+        .route("/epilog_jobs/{id}", web::get().to(get_job))
+        .route("/epilog_jobs/{id}/retry", web::post().to(retry_job));
+}
+
+/// `GET /v1/epilog_jobs` parameters.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct ListParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+impl ListParams {
+    fn checked(self) -> Result<Self, Problem> {
+        let mut errors = Vec::new();
+        if self.limit.is_some_and(|l| !(1..=100).contains(&l)) {
+            errors.push(FieldError::new("limit", "must be between 1 and 100"));
+        }
+        if self
+            .status
+            .as_deref()
+            .is_some_and(|s| EpilogStatus::parse(s).is_none())
+        {
+            errors.push(FieldError::new(
+                "status",
+                "must be pending, succeeded, failed, rejected or skipped",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(Problem::validation(errors))
+        }
+    }
+}
+
+/// `GET /v1/epilog_jobs?status=&limit=&cursor=`: newest first.
+pub async fn list_jobs(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    params: web::Query<ListParams>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsRead)?;
+    let params = params.into_inner().checked()?;
+    state
+        .epilogs
+        .get(&caller.scope(), "/internal/v1/epilog_jobs", &params)
+        .await
+}
+
+/// `GET /v1/epilog_jobs/{id}`: the job with its attempts.
+pub async fn get_job(
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsRead)?;
+    let id = job_id(&id)?;
+    state
+        .epilogs
+        .get(
+            &caller.scope(),
+            &format!("/internal/v1/epilog_jobs/{id}"),
+            &(),
+        )
+        .await
+}
+
+/// `POST /v1/epilog_jobs/{id}/retry`: a failed or rejected job is due again now.
+pub async fn retry_job(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsWrite)?;
+    let job_id = job_id(&id)?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
+    let command = EpilogCommand::Retry {
+        job_id,
+        actor: caller.actor(),
+    };
+    let scope = caller.scope();
+    let state = &state;
+    state
+        .idempotency
+        .run(
+            &keyed,
+            move || (job_id.to_string(), MessageId::generate().to_string()),
+            |claim| async move {
+                let sent = state
+                    .commands
+                    .send::<_, EpilogReply>(&scope, &claim.message_id, RETRY_EPILOG, &command)
+                    .await?;
+                Ok(match sent {
+                    Sent::Answered(EpilogReply::Rejected { error }) => {
+                        problem_answer(&error.into())
+                    }
+                    Sent::Answered(EpilogReply::Job { job }) => {
+                        Answer::json(StatusCode::ACCEPTED, &job, None)
+                    }
+                    Sent::Queued => Answer::json(
+                        StatusCode::ACCEPTED,
+                        &serde_json::json!({
+                            "id": claim.resource_id,
+                            "state": "accepted",
+                            "detail": "the retry is queued",
+                        }),
+                        None,
+                    ),
+                })
+            },
+        )
+        .await
+}
+
+/// A path's job id; a malformed one is simply not found.
+fn job_id(text: &str) -> Result<EpilogJobId, Problem> {
+    text.parse().map_err(|_| Problem::not_found("epilog job"))
+}

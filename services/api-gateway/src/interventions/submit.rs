@@ -1,0 +1,117 @@
+//! `POST /v1/tickets/{id}/interventions/{itv}/submit` (seed §5.4): staff send the
+//! edited data bag with an action and, optionally, a response. The intervention service
+//! checks the data against the fields, posts the initiating response and asks the
+//! epilog dispatcher to call the remote; the answer is 202 with the response's id.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
+use loopdesk_auth::Ability;
+use loopdesk_contracts::{
+    ids::{InterventionPayloadId, MessageId, ResponseId, TicketId},
+    interventions::{
+        InterventionCommand, InterventionReply, SubmitIntervention, SubmittedResponse,
+    },
+};
+use loopdesk_web::{JsonBody, Problem};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    caller::Caller,
+    command_bus::Sent,
+    idempotency::{Answer, KeyedRequest},
+    state::GatewayState,
+    tickets::create::problem_answer,
+};
+
+/// The submission.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    action: String,
+    data: serde_json::Value,
+    #[serde(default)]
+    response: Option<SubmittedResponse>,
+}
+
+#[derive(Serialize)]
+struct Submitted<'a> {
+    payload_id: String,
+    response_id: &'a str,
+    status: &'static str,
+}
+
+/// `POST /v1/tickets/{id}/interventions/{itv}/submit`.
+pub async fn submit(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<GatewayState>,
+    path: web::Path<(String, String)>,
+    body: JsonBody<SubmitRequest>,
+) -> Result<HttpResponse, Problem> {
+    caller.require(Ability::TicketsWrite)?;
+    let (ticket, payload) = path.into_inner();
+    let ticket_id: TicketId = ticket.parse().map_err(|_| Problem::not_found("ticket"))?;
+    let payload_id: InterventionPayloadId = payload
+        .parse()
+        .map_err(|_| Problem::not_found("intervention payload"))?;
+    let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
+    let request = body.value;
+    let scope = caller.scope();
+    let actor = caller.actor();
+    let commands = &state.commands;
+    state
+        .idempotency
+        .run(
+            &keyed,
+            || {
+                (
+                    ResponseId::generate().to_string(),
+                    MessageId::generate().to_string(),
+                )
+            },
+            |claim| async move {
+                // A takeover of a stalled attempt reuses that attempt's response id.
+                let response_id = claim
+                    .resource_id
+                    .parse::<ResponseId>()
+                    .map_err(|_| Problem::internal())?;
+                let command = InterventionCommand::Submit(SubmitIntervention {
+                    ticket_id,
+                    payload_id,
+                    action: request.action,
+                    data: request.data,
+                    response: request.response,
+                    response_id,
+                    actor,
+                });
+                let sent = commands
+                    .send::<_, InterventionReply>(
+                        &scope,
+                        &claim.message_id,
+                        command.name(),
+                        &command,
+                    )
+                    .await?;
+                let status = match sent {
+                    Sent::Answered(InterventionReply::Submitted { .. }) => "submitted",
+                    Sent::Queued => "accepted",
+                    Sent::Answered(InterventionReply::Rejected { error }) => {
+                        return Ok(problem_answer(&error.into()));
+                    }
+                    Sent::Answered(_) => {
+                        tracing::error!("unexpected reply to intervention.submit");
+                        return Ok(problem_answer(&Problem::internal()));
+                    }
+                };
+                Ok(Answer::json(
+                    StatusCode::ACCEPTED,
+                    &Submitted {
+                        payload_id: payload_id.to_string(),
+                        response_id: &claim.resource_id,
+                        status,
+                    },
+                    None,
+                ))
+            },
+        )
+        .await
+}

@@ -1,0 +1,2 @@
+DROP TABLE epilog_attempts;
+DROP TABLE epilog_jobs;
