@@ -41,6 +41,9 @@ impl Application {
     /// Migrates the database, connects to the broker (in the background), starts the
     /// consumers, the dispatcher, the relay and the HTTP server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // reqwest is built without a default TLS provider; pick ring once per process
+        // (before any client is built: the remote-token lookup builds one right away).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let schedule = settings.schedule()?;
         let allow = settings.allow_list()?;
         loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
