@@ -73,6 +73,7 @@ pub struct InterventionSubmitted {
 
 /// The remote's `final` object (seed §5.5): checked before anything acts on it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FinalReply {
     /// The initiating response, as the remote echoes it.
     pub response_id: String,
@@ -140,6 +141,7 @@ pub struct EpilogOutcome {
 
 /// A job's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EpilogStatus {
     /// Waiting for its next attempt.
@@ -181,6 +183,7 @@ impl EpilogStatus {
 
 /// One epilog job as staff see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EpilogJob {
     /// `epj_` id.
     pub id: EpilogJobId,
@@ -217,6 +220,7 @@ pub struct EpilogJob {
 
 /// One call to the remote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EpilogAttempt {
     /// When it started.
     pub attempted_at: DateTime<Utc>,
@@ -234,6 +238,7 @@ pub struct EpilogAttempt {
 
 /// A job with its attempts, oldest first (`GET /v1/epilog_jobs/{id}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EpilogJobDetail {
     /// The job.
     #[serde(flatten)]

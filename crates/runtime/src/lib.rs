@@ -11,4 +11,4 @@ pub mod shell;
 pub use apply::ApplyError;
 pub use readiness::Dependencies;
 pub use reply::answer;
-pub use shell::{Shell, every, purge_inbox};
+pub use shell::{Shell, ShutdownSettings, every, purge_inbox};

@@ -28,12 +28,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `GET /v1/epilog_jobs` parameters.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only jobs in this state (`failed` lists the ones that need a hand).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<loopdesk_contracts::epilogs::EpilogStatus>)]
     status: Option<String>,
+    /// Page size, 1 to 100 (default 20).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u16>,
+    /// The `next_cursor` of the previous page.
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
 }
@@ -63,6 +69,14 @@ impl ListParams {
 }
 
 /// `GET /v1/epilog_jobs?status=&limit=&cursor=`: newest first.
+#[utoipa::path(
+    get, path = "/v1/epilog_jobs", operation_id = "list_epilog_jobs", tag = "epilogs",
+    params(ListParams),
+    responses(
+        (status = 200, description = "One page of jobs, newest first.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::epilogs::EpilogJob>),
+        (status = 422, description = "A parameter is invalid."),
+    )
+)]
 pub async fn list_jobs(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -77,6 +91,14 @@ pub async fn list_jobs(
 }
 
 /// `GET /v1/epilog_jobs/{id}`: the job with its attempts.
+#[utoipa::path(
+    get, path = "/v1/epilog_jobs/{id}", operation_id = "get_epilog_job", tag = "epilogs",
+    params(("id" = String, Path, description = "The job. An `epj_` id.")),
+    responses(
+        (status = 200, description = "The job with its attempts, oldest first.", body = loopdesk_contracts::epilogs::EpilogJobDetail),
+        (status = 404, description = "No such epilog job."),
+    )
+)]
 pub async fn get_job(
     caller: Caller,
     state: web::Data<GatewayState>,
@@ -95,6 +117,15 @@ pub async fn get_job(
 }
 
 /// `POST /v1/epilog_jobs/{id}/retry`: a failed or rejected job is due again now.
+#[utoipa::path(
+    post, path = "/v1/epilog_jobs/{id}/retry", operation_id = "retry_epilog_job", tag = "epilogs",
+    params(("id" = String, Path, description = "The job. An `epj_` id."), crate::docs::IdempotencyKey),
+    responses(
+        (status = 202, description = "The job, due again now; or, while the retry is still queued, `accepted`.", body = crate::docs::EpilogRetry),
+        (status = 404, description = "No such epilog job."),
+        (status = 409, description = "`epilog_job_not_retryable`: only failed or rejected jobs can be retried."),
+    )
+)]
 pub async fn retry_job(
     req: HttpRequest,
     caller: Caller,

@@ -10,7 +10,7 @@ use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 
-use crate::{docs, events, interventions, keys, tickets, webhooks};
+use crate::{docs, epilogs, events, interventions, keys, tickets, webhooks};
 
 /// The annotated operations and the schemas no operation names directly.
 #[derive(OpenApi)]
@@ -67,6 +67,10 @@ use crate::{docs, events, interventions, keys, tickets, webhooks};
         interventions::write::delete_template,
         interventions::remote_token::generate,
         interventions::read::panel,
+        interventions::submit::submit,
+        epilogs::list_jobs,
+        epilogs::get_job,
+        epilogs::retry_job,
     ),
     components(schemas(docs::ProblemBody, docs::ProblemField)),
     tags(
@@ -74,7 +78,8 @@ use crate::{docs, events, interventions, keys, tickets, webhooks};
         (name = "sla", description = "Service-level targets per priority."),
         (name = "webhooks", description = "Webhook endpoints and their deliveries."),
         (name = "events", description = "The published `ticket.*` events."),
-        (name = "interventions", description = "Intervention definitions and ticket panels."),
+        (name = "interventions", description = "Intervention definitions, ticket panels and submissions."),
+        (name = "epilogs", description = "Epilog jobs: the calls to a remote system after a submission, and their retries."),
         (name = "api_keys", description = "API keys of the caller's tenant and env."),
         (name = "compatibility", description = "The seed guide's original API shape."),
     ),

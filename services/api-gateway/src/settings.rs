@@ -3,6 +3,7 @@
 
 use loopdesk_auth::KeySettings;
 use loopdesk_messaging::BrokerSettings;
+use loopdesk_runtime::ShutdownSettings;
 use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
@@ -27,6 +28,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Per-key request rate.
     pub rate_limit: RateLimitSettings,
+    /// How long stopping may take.
+    pub shutdown: ShutdownSettings,
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
@@ -106,6 +109,7 @@ impl Settings {
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         require_non_empty("http.host", &self.http.host)?;
+        self.shutdown.validate()?;
         require_range(
             "http.body_limit",
             self.http.body_limit,

@@ -99,13 +99,18 @@ impl Application {
                 .default_service(web::to(defaults::route_not_found))
         })
         .disable_signals()
-        .shutdown_timeout(10)
+        .shutdown_timeout(settings.shutdown.drain_timeout_secs)
         .listen(listener)?
         .run();
 
         Ok(Self {
             port,
-            shell: Shell::new(server, workers, shutdown.clone()),
+            shell: Shell::new(
+                server,
+                workers,
+                shutdown.clone(),
+                settings.shutdown.drain_timeout(),
+            ),
             shutdown,
             broker,
             pool,

@@ -2,6 +2,7 @@
 //! then `LOOPDESK_*` environment variables.
 
 use loopdesk_messaging::BrokerSettings;
+use loopdesk_runtime::ShutdownSettings;
 use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
@@ -27,6 +28,8 @@ pub struct Settings {
     pub inbox: InboxSettings,
     /// SLA checks and auto-close.
     pub lifecycle: LifecycleSettings,
+    /// How long stopping may take.
+    pub shutdown: ShutdownSettings,
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
@@ -96,6 +99,7 @@ impl Settings {
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         require_non_empty("http.host", &self.http.host)?;
+        self.shutdown.validate()?;
         require_non_empty("database.schema", &self.database.schema)?;
         require_range(
             "database.max_connections",

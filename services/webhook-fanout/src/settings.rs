@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use loopdesk_messaging::BrokerSettings;
+use loopdesk_runtime::ShutdownSettings;
 use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
@@ -38,6 +39,8 @@ pub struct Settings {
     pub outbound: OutboundSettings,
     /// Received events.
     pub events: EventSettings,
+    /// How long stopping may take.
+    pub shutdown: ShutdownSettings,
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
@@ -148,6 +151,7 @@ impl Settings {
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
         require_non_empty("http.host", &self.http.host)?;
+        self.shutdown.validate()?;
         require_non_empty("database.schema", &self.database.schema)?;
         require_non_empty("broker.prefix", &self.broker.prefix)?;
         require_range("consumer.concurrency", self.consumer.concurrency, 1, 1000)?;

@@ -87,6 +87,17 @@ pub struct Accepted {
     pub detail: String,
 }
 
+/// The answer to `POST /v1/epilog_jobs/{id}/retry`: the job as it now stands or, while
+/// the retry is still queued, `Accepted`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EpilogRetry {
+    /// The epilog dispatcher answered within the deadline.
+    Job(Box<loopdesk_contracts::epilogs::EpilogJob>),
+    /// The retry is queued and will be applied once.
+    Queued(Accepted),
+}
+
 /// The body of a 202 for an intervention definition, named by its `name`.
 #[derive(Serialize, ToSchema)]
 pub struct AcceptedDefinition {

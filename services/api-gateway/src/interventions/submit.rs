@@ -23,23 +23,49 @@ use crate::{
 };
 
 /// The submission.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    /// What staff chose (`submit`, `accept`, ...), 1 to 64 characters; the remote
+    /// receives it in the epilog.
     action: String,
+    /// The edited data bag: a JSON object, checked against the definition's fields.
+    #[schema(value_type = Object)]
     data: serde_json::Value,
+    /// A response to post on the ticket; without one, a private note records the
+    /// submission.
     #[serde(default)]
     response: Option<SubmittedResponse>,
 }
 
-#[derive(Serialize)]
+/// The answer to a submission.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Submitted<'a> {
+    /// The payload (`itv_`).
     payload_id: String,
+    /// The initiating response (`rsp_`), the one the remote's `final` refers to.
     response_id: &'a str,
+    /// `submitted` when the intervention service took it within the deadline,
+    /// `accepted` while the command is still queued (it will be applied once).
     status: &'static str,
 }
 
 /// `POST /v1/tickets/{id}/interventions/{itv}/submit`.
+#[utoipa::path(
+    post, path = "/v1/tickets/{id}/interventions/{itv}/submit", operation_id = "submit_intervention", tag = "interventions",
+    params(
+        ("id" = String, Path, description = "The ticket. A `tkt_` id."),
+        ("itv" = String, Path, description = "The intervention payload on it. An `itv_` id."),
+        crate::docs::IdempotencyKey,
+    ),
+    request_body = SubmitRequest,
+    responses(
+        (status = 202, description = "Submitted (or queued): the response is posted and the epilog requested.", body = Submitted),
+        (status = 404, description = "No such ticket, or `intervention_payload_not_found`."),
+        (status = 409, description = "`intervention_accepted` (the payload takes no more submissions) or `ticket_closed`."),
+        (status = 422, description = "`validation_failed`: the action, the response or the data bag (against the definition's fields)."),
+    )
+)]
 pub async fn submit(
     req: HttpRequest,
     caller: Caller,

@@ -1,6 +1,7 @@
-//! A real HTTP server standing in for a subscriber's webhook endpoint: it answers from
-//! a script (status, delay, headers), records every request, and verifies signatures
-//! with the independent `standardwebhooks` implementation.
+//! A real HTTP server standing in for a subscriber's webhook endpoint or a remote's
+//! epilog endpoint: it answers from a script (status, delay, headers) or computes the
+//! answer from the request, records every request, and verifies signatures with the
+//! independent `standardwebhooks` implementation.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -96,10 +97,13 @@ impl Received {
     }
 }
 
+/// Computes an answer from the request it answers.
+type Responder = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     script: VecDeque<Reply>,
-    default: Option<Reply>,
+    default: Option<Responder>,
     seen: Vec<Received>,
     // Requests being answered right now, per webhook-id, and the most ever seen.
     in_flight: HashMap<String, usize>,
@@ -152,9 +156,16 @@ impl Receiver {
 
     /// Answers with `reply` once the script is used up (200 before this is called).
     pub async fn always(&self, reply: Reply) {
+        self.always_from(move |_| reply.clone()).await;
+    }
+
+    /// Answers with what `respond` computes from each request once the script is used
+    /// up: for answers that echo what only the request knows (e.g. an id the caller
+    /// made up after the test started).
+    pub async fn always_from(&self, respond: impl Fn(&Received) -> Reply + Send + Sync + 'static) {
         let mut state = self.state.lock().await;
         state.script.clear();
-        state.default = Some(reply);
+        state.default = Some(Arc::new(respond));
     }
 
     /// Everything received so far.
@@ -207,21 +218,23 @@ async fn answer(
         .to_owned();
     let reply = {
         let mut state = state.lock().await;
-        state.seen.push(Received {
+        let received = Received {
             at: Instant::now(),
             path: req.path().to_owned(),
             headers,
             body: body.to_vec(),
-        });
+        };
         let count = state.in_flight.entry(id.clone()).or_default();
         *count += 1;
         let now = *count;
         state.max_in_flight_per_id = state.max_in_flight_per_id.max(now);
-        state
-            .script
-            .pop_front()
-            .or_else(|| state.default.clone())
-            .unwrap_or_else(|| Reply::status(200))
+        let reply = match (state.script.pop_front(), &state.default) {
+            (Some(scripted), _) => scripted,
+            (None, Some(respond)) => respond(&received),
+            (None, None) => Reply::status(200),
+        };
+        state.seen.push(received);
+        reply
     };
     tokio::time::sleep(reply.delay).await;
     if let Some(count) = state.lock().await.in_flight.get_mut(&id) {
