@@ -3,12 +3,14 @@
 # `make test`):
 #   - Dockerfile: non-root runtime stage, exec-form ENTRYPOINT, the SERVICE build argument;
 #   - docker-compose.yml: `docker-compose config` (Docker Compose v2 itself), then the
-#     stack's own rules (five services, health checks on /readyz, start order, grace);
+#     stack's own rules (five services, health checks on /readyz, start order, grace
+#     periods against the drain bounds);
 #   - deploy/kubernetes and deploy/prometheus: rendered by `kubectl kustomize` (each base
 #     on its own too), every resource validated against the schemas of a pinned
 #     Kubernetes version (kubernetes-validate, strict) or, for the operators' kinds
 #     (RabbitmqCluster, CloudNativePG Cluster, PrometheusRule), against deploy/schemas/;
-#     then the resources' references to each other.
+#     then the resources' references to each other, and grace periods against the drain
+#     bound each service is configured with (its default in services/*/config/default.toml).
 # The tools come from PyPI (deploy/validate/requirements.txt) into a venv under
 # $HOME/.cache/loopdesk, installed once and again only when that file changes.
 #
@@ -53,7 +55,7 @@ validate_tree() {
     "$VENV/bin/docker-compose" --project-directory "$root" -f "$root/docker-compose.yml" config -q
     "$VENV/bin/docker-compose" --project-directory "$root" -f "$root/docker-compose.yml" \
         config --format json >"$out/compose.json"
-    "$VENV/bin/python" "$CHECK" compose "$out/compose.json"
+    "$VENV/bin/python" "$CHECK" compose --services "$REPO_ROOT/services" "$out/compose.json"
 
     local base
     for base in "${BASES[@]}"; do
@@ -64,7 +66,7 @@ validate_tree() {
     # The whole stack, with its cross-references; each base is then checked alone, as
     # `kubectl apply -k base/<service>` would send it.
     "$VENV/bin/python" "$CHECK" manifests --k8s-version "$K8S_VERSION" \
-        --schemas "$root/deploy/schemas" --cross-references \
+        --schemas "$root/deploy/schemas" --cross-references --services "$REPO_ROOT/services" \
         "$out/kubernetes.yaml" "$out/prometheus.yaml"
     "$VENV/bin/python" "$CHECK" manifests --k8s-version "$K8S_VERSION" \
         --schemas "$root/deploy/schemas" "$out"/base-*.yaml
@@ -88,15 +90,23 @@ PY
 SELF_TEST_CASES=(
     "Dockerfile|USER 65532:65532|USER root|non-root USER"
     "docker-compose.yml|stop_grace_period: 30s|stop_grace_period: half a minute|stop_grace_period"
+    "docker-compose.yml|      LOOPDESK_HTTP__PORT: \"8082\"|      LOOPDESK_HTTP__PORT: \"8082\"
+      LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS: \"30\"|compose service intervention-service: stop_grace_period 30s is not above the drain bound 30 s (LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS)"
     "docker-compose.yml|http://127.0.0.1:8081/readyz|http://127.0.0.1:8089/readyz|healthcheck does not GET http://127.0.0.1:8081/readyz"
     "docker-compose.yml|SERVICE: webhook-fanout|SERVICE: webhook-fan-out|build.args.SERVICE is not webhook-fanout"
     "deploy/kubernetes/base/ticket-service/deployment.yaml|containerPort: 8081|containerPort: \"8081\"|'8081' is not of type 'integer'"
     "deploy/kubernetes/base/webhook-fanout/deployment.yaml|readOnlyRootFilesystem: true|readOnlyRootFileSystem: true|'readOnlyRootFileSystem' was unexpected"
+    "deploy/kubernetes/base/api-gateway/deployment.yaml|terminationGracePeriodSeconds: 45|terminationGracePeriodSeconds: 30|Deployment/api-gateway: terminationGracePeriodSeconds 30 is not above preStop 5 s + drain bound 20 s (the default)"
+    "deploy/kubernetes/base/ticket-service/configmap.yaml|  LOOPDESK_HTTP__PORT: \"8081\"|  LOOPDESK_HTTP__PORT: \"8081\"
+  LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS: \"40\"|Deployment/ticket-service: terminationGracePeriodSeconds 45 is not above preStop 5 s + drain bound 40 s (LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS)"
     "deploy/kubernetes/base/api-gateway/service.yaml|targetPort: http|targetPort: web|targetPort web is no port of Deployment/api-gateway"
     "deploy/kubernetes/base/epilog-dispatcher/hpa.yaml|name: epilog-dispatcher
   minReplicas|name: epilog-dispatchr
   minReplicas|targets {'apiVersion': 'apps/v1', 'kind': 'Deployment', 'name': 'epilog-dispatchr'}"
     "deploy/kubernetes/base/intervention-service/deployment.yaml|name: loopdesk-postgres-app|name: loopdesk-pg-app|reads Secret loopdesk-pg-app, which nothing provides"
+    "deploy/kubernetes/base/intervention-service/deployment.yaml|name: LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY|name: LOOPDESK_SECRETS__TOKEN_PRIVATE_KAY|container intervention-service: LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY is not set"
+    "deploy/kubernetes/base/api-gateway/deployment.yaml|name: loopdesk-intervention-token-key|name: loopdesk-intervention-token-keys|reads ConfigMap loopdesk-intervention-token-keys, which nothing provides"
+    "docker-compose.yml|      LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY:|      LOOPDESK_INTERVENTIONS__TOKEN_PUBLICKEY:|compose service api-gateway: LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY is not set"
     "deploy/kubernetes/base/infra/rabbitmq-cluster.yaml|replicas: 3|replicas: three|/spec/replicas: 'three' is not of type 'integer'"
     "deploy/kubernetes/base/infra/rabbitmq-cluster.yaml|  persistence:|  persistance:|'persistance' was unexpected"
     "deploy/kubernetes/base/infra/postgres-cluster.yaml|max_connections: \"400\"|max_connections: 400|400 is not of type 'string'"

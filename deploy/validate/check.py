@@ -1,21 +1,24 @@
 """Offline checks of Loopdesk's deployment files, run by scripts/validate-deploy.sh.
 
-    check.py manifests --k8s-version 1.33.0 --schemas deploy/schemas RENDERED.yaml...
-    check.py compose COMPOSE.json
+    check.py manifests --k8s-version 1.33.0 --schemas deploy/schemas [--cross-references
+                       --services services] RENDERED.yaml...
+    check.py compose --services services COMPOSE.json
     check.py dockerfile Dockerfile
 
 `manifests` validates each rendered resource: built-in kinds against Kubernetes' own
 schemas (kubernetes-validate, strict: unknown fields are errors), the operators' kinds
 against the JSON Schemas in deploy/schemas/; then checks that the resources fit together
 (Service and PodDisruptionBudget selectors, HPA targets, ConfigMap and Secret references,
-probes, security context). `compose` checks the output of `docker-compose config
---format json` the same way. Every problem is printed; the exit status is 1 if any.
+probes, security context, and a grace period longer than the drain each service is
+configured with). `compose` checks the output of `docker-compose config --format json`
+the same way. Every problem is printed; the exit status is 1 if any.
 """
 
 import argparse
 import json
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 import jsonschema
@@ -32,9 +35,20 @@ SERVICES = {
     "epilog-dispatcher": 8083,
     "webhook-fanout": 8084,
 }
-EXTERNAL_SECRETS = {"loopdesk-gateway-signing-keys", "loopdesk-webhook-encryption"}
-# A service drains within ~15 s after SIGTERM; Kubernetes and Compose must wait longer.
-DRAIN_BOUND_SECONDS = 15
+EXTERNAL_SECRETS = {"loopdesk-gateway-signing-keys", "loopdesk-webhook-encryption", "loopdesk-intervention-secrets"}
+# ConfigMaps made per environment beside those Secrets (deploy/README.md), outside the render.
+EXTERNAL_CONFIGMAPS = {"loopdesk-intervention-token-key"}
+# Settings with no default that a service refuses to start without.
+REQUIRED_SETTINGS = {
+    "api-gateway": ("LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY",),
+    "intervention-service": ("LOOPDESK_SECRETS__ENCRYPTION_KEY", "LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY"),
+    "webhook-fanout": ("LOOPDESK_SECRETS__ENCRYPTION_KEY",),
+}
+# After SIGTERM a service drains within its bound, `[shutdown] drain_timeout_secs` (the
+# default in services/<name>/config/default.toml, or this variable); Kubernetes and Compose
+# must wait longer before SIGKILL, by this margin for the exit itself (traces flushed).
+DRAIN_KEY = "LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS"
+EXIT_MARGIN_SECONDS = 5
 
 
 class Problems:
@@ -95,7 +109,49 @@ def matches(selector, labels):
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
-def check_deployment(doc, by_kind, operator_secrets, problems):
+def drain_defaults(services_dir, problems):
+    """Maps each service to the drain bound compiled into it (its config/default.toml)."""
+    defaults = {}
+    for name in SERVICES:
+        path = Path(services_dir) / name / "config" / "default.toml"
+        try:
+            defaults[name] = int(tomllib.loads(path.read_text())["shutdown"]["drain_timeout_secs"])
+        except (OSError, KeyError, TypeError, ValueError) as error:
+            problems.add(str(path), f"no readable [shutdown] drain_timeout_secs ({error!r})")
+    return defaults
+
+
+def drain_bound(env, default, where, problems):
+    """(seconds, where they come from) of the drain a service with environment `env` gets:
+    DRAIN_KEY if set, else its default. None when it cannot be told."""
+    if DRAIN_KEY not in env:
+        if env.get("LOOPDESK_CONFIG"):
+            problems.add(where, f"LOOPDESK_CONFIG may set the drain bound, which this check cannot read: set {DRAIN_KEY}")
+            return None
+        return None if default is None else (default, "the default")
+    value = str(env[DRAIN_KEY])
+    # What the service accepts (ShutdownSettings::validate); anything else stops its start.
+    if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= 3600:
+        problems.add(where, f"{DRAIN_KEY} {value!r} is not a whole number of seconds from 1 to 3600")
+        return None
+    return int(value), DRAIN_KEY
+
+
+def pre_stop_seconds(container):
+    """Seconds the container's preStop hook pauses (0 without one); None if unreadable."""
+    hook = (container.get("lifecycle") or {}).get("preStop")
+    if not hook:
+        return 0
+    if "sleep" in hook:
+        seconds = (hook["sleep"] or {}).get("seconds")
+        return seconds if isinstance(seconds, int) else None
+    command = [str(part) for part in (hook.get("exec") or {}).get("command") or []]
+    if len(command) >= 2 and command[-2].endswith("sleep") and command[-1].isdigit():
+        return int(command[-1])
+    return None
+
+
+def check_deployment(doc, by_kind, operator_secrets, drain, problems):
     name = doc["metadata"]["name"]
     where = f"Deployment/{name}"
     template = doc["spec"]["template"]
@@ -106,8 +162,6 @@ def check_deployment(doc, by_kind, operator_secrets, problems):
     if "replicas" in doc["spec"]:
         problems.add(where, "sets replicas: the HorizontalPodAutoscaler owns the count")
     grace = pod.get("terminationGracePeriodSeconds", 30)
-    if grace <= DRAIN_BOUND_SECONDS + 5:
-        problems.add(where, f"terminationGracePeriodSeconds {grace} leaves no room for the drain")
     if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
         problems.add(where, "pod securityContext.runAsNonRoot is not true")
 
@@ -140,15 +194,37 @@ def check_deployment(doc, by_kind, operator_secrets, problems):
                     config.update(by_kind["ConfigMap"][ref].get("data") or {})
         env = {e["name"]: e for e in container.get("env", [])}
         config.update({k: e["value"] for k, e in env.items() if "value" in e})
+        for k, e in env.items():
+            ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+            if ref and ref.get("key") in (by_kind["ConfigMap"].get(ref.get("name")) or {}).get("data", {}):
+                config[k] = by_kind["ConfigMap"][ref["name"]]["data"][ref["key"]]
         for e in env.values():
             ref = (e.get("valueFrom") or {}).get("secretKeyRef")
             if ref and ref["name"] not in operator_secrets | EXTERNAL_SECRETS:
                 problems.add(cwhere, f"env {e['name']} reads Secret {ref['name']}, which nothing provides")
+            ref = (e.get("valueFrom") or {}).get("configMapKeyRef")
+            if ref and ref.get("name") not in set(by_kind["ConfigMap"]) | EXTERNAL_CONFIGMAPS:
+                problems.add(cwhere, f"env {e['name']} reads ConfigMap {ref.get('name')}, which nothing provides")
+        for key in REQUIRED_SETTINGS.get(name, ()):
+            if key not in config and key not in env:
+                problems.add(cwhere, f"{key} is not set: the service does not start without it")
         for key in ("LOOPDESK_DATABASE__URL", "LOOPDESK_BROKER__URL", "LOOPDESK_HTTP__HOST", "LOOPDESK_HTTP__PORT"):
             if key not in config and key not in env:
                 problems.add(cwhere, f"{key} is not set")
         if config.get("LOOPDESK_HTTP__PORT") not in (None, str(ports.get("http"))):
             problems.add(cwhere, f"LOOPDESK_HTTP__PORT {config['LOOPDESK_HTTP__PORT']} is not the http port {ports.get('http')}")
+        # Kubernetes counts the grace period from the start of the preStop hook.
+        pause = pre_stop_seconds(container)
+        if DRAIN_KEY in env and DRAIN_KEY not in config:
+            problems.add(cwhere, f"{DRAIN_KEY} comes from neither a value nor a ConfigMap in the render: its drain bound cannot be checked")
+            bound = None
+        else:
+            bound = drain_bound(config, drain.get(name), cwhere, problems)
+        if pause is None:
+            problems.add(cwhere, "the preStop hook's pause cannot be read (exec `sleep N` or sleep.seconds)")
+        elif bound is not None and grace <= pause + bound[0] + EXIT_MARGIN_SECONDS:
+            problems.add(where, f"terminationGracePeriodSeconds {grace} is not above preStop {pause} s + drain bound "
+                                f"{bound[0]} s ({bound[1]}) + {EXIT_MARGIN_SECONDS} s to exit: SIGKILL would cut the drain")
 
     services = [s for s in by_kind["Service"].values() if matches(s["spec"].get("selector"), pod_labels)]
     if not services:
@@ -169,7 +245,7 @@ def check_deployment(doc, by_kind, operator_secrets, problems):
             problems.add(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}", "minReplicas below 2: one pod is no redundancy")
 
 
-def check_references(docs, problems):
+def check_references(docs, drain, problems):
     by_kind = {k: {} for k in ("ConfigMap", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Deployment")}
     operator_secrets = set()
     for _, doc in docs:
@@ -189,7 +265,7 @@ def check_references(docs, problems):
             problems.add(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}", f"targets {target}, which is not in the render")
     for doc in by_kind["Deployment"].values():
         try:
-            check_deployment(doc, by_kind, operator_secrets, problems)
+            check_deployment(doc, by_kind, operator_secrets, drain, problems)
         except (KeyError, TypeError, AttributeError) as error:
             problems.add(f"Deployment/{doc['metadata']['name']}", f"malformed ({error!r})")
 
@@ -206,7 +282,10 @@ def cmd_manifests(args):
         problems.add("manifests", "nothing rendered")
     validate_schemas(docs, args.k8s_version, crds, problems)
     if args.cross_references:
-        check_references(docs, problems)
+        if args.services is None:
+            problems.add("manifests", "--cross-references needs --services (the services' default settings)")
+        else:
+            check_references(docs, drain_defaults(args.services, problems), problems)
     return problems.exit(f"manifests ({len(docs)} resources, Kubernetes {args.k8s_version})")
 
 
@@ -223,6 +302,7 @@ def cmd_compose(args):
     problems = Problems()
     config = json.loads(Path(args.file).read_text())
     services = config.get("services", {})
+    drain = drain_defaults(args.services, problems)
     for required in ("postgres", "rabbitmq"):
         if required not in services:
             problems.add("compose", f"service {required} is missing")
@@ -238,6 +318,9 @@ def cmd_compose(args):
         for key in ("LOOPDESK_DATABASE__URL", "LOOPDESK_BROKER__URL", "LOOPDESK_BROKER__PREFIX"):
             if not env.get(key):
                 problems.add(where, f"{key} is not set")
+        for key in REQUIRED_SETTINGS.get(name, ()):
+            if not env.get(key):
+                problems.add(where, f"{key} is not set: the service does not start without it")
         if env.get("LOOPDESK_HTTP__HOST") != "0.0.0.0":
             problems.add(where, "LOOPDESK_HTTP__HOST is not 0.0.0.0: unreachable from outside the container")
         if env.get("LOOPDESK_HTTP__PORT") != str(port):
@@ -249,9 +332,14 @@ def cmd_compose(args):
         for infra in ("postgres", "rabbitmq"):
             if (depends.get(infra) or {}).get("condition") != "service_healthy":
                 problems.add(where, f"does not wait for {infra} to be healthy")
-        grace = seconds(service.get("stop_grace_period", "10s"))
-        if grace is None or grace <= DRAIN_BOUND_SECONDS:
-            problems.add(where, f"stop_grace_period {service.get('stop_grace_period')} leaves no room for the drain")
+        period = service.get("stop_grace_period", "10s")
+        grace = seconds(period)
+        bound = drain_bound(env, drain.get(name), where, problems)
+        if grace is None:
+            problems.add(where, f"stop_grace_period {period} is not a duration")
+        elif bound is not None and grace <= bound[0] + EXIT_MARGIN_SECONDS:
+            problems.add(where, f"stop_grace_period {period} is not above the drain bound {bound[0]} s ({bound[1]}) "
+                                f"+ {EXIT_MARGIN_SECONDS} s to exit: SIGKILL would cut the drain")
     return problems.exit(f"compose ({len(services)} services)")
 
 
@@ -288,9 +376,12 @@ def main():
     manifests.add_argument("--schemas", required=True)
     manifests.add_argument("--cross-references", action="store_true",
                            help="also check that the resources fit together (a whole render)")
+    services_help = "the services' directory, whose config/default.toml hold the default drain bounds"
+    manifests.add_argument("--services", help=services_help)
     manifests.add_argument("files", nargs="+")
     manifests.set_defaults(run=cmd_manifests)
     compose = sub.add_parser("compose")
+    compose.add_argument("--services", required=True, help=services_help)
     compose.add_argument("file")
     compose.set_defaults(run=cmd_compose)
     dockerfile = sub.add_parser("dockerfile")

@@ -13,6 +13,7 @@ use crate::ids::{FieldId, InterventionPayloadId, TicketId};
 
 mod flow;
 mod messages;
+mod sealed;
 
 pub use flow::{
     CreateInterventionTicket, InterventionCreated, SubmitIntervention, SubmittedResponse,
@@ -21,6 +22,7 @@ pub use flow::{
 pub use messages::{
     InterventionCommand, InterventionEvent, InterventionEventData, InterventionReply, NewField,
 };
+pub use sealed::{SealedInterventionPatch, SealedNewIntervention, SealedRemoteToken};
 
 /// Command name of [`InterventionCommand::Define`].
 pub const DEFINE_INTERVENTION: &str = "intervention.define";
@@ -67,6 +69,9 @@ pub const ALL_INTERVENTION_COMMANDS: [&str; 12] = [
 pub const INTERVENTION_DEFINED: &str = "intervention.defined";
 /// `intervention.updated`: a definition, its fields or its templates changed.
 pub const INTERVENTION_UPDATED: &str = "intervention.updated";
+
+// Doc comments of the REST types are their public API descriptions (OpenAPI): on the
+// broker, these travel as their `Sealed*` twins (`sealed.rs`), the token sealed.
 
 /// The remote's bearer token on its way in. Its `Debug` never shows the value, so it
 /// cannot reach a log line through `{:?}`.

@@ -28,7 +28,8 @@ impl FieldError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DomainError {
-    /// HTTP status the gateway answers with (4xx).
+    /// HTTP status the gateway answers with: 4xx, or 5xx when the owner cannot act on a
+    /// valid request (e.g. a sealed secret it cannot open).
     pub status: u16,
     /// Stable machine code, e.g. `illegal_transition`.
     pub code: String,

@@ -20,7 +20,7 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         ("ticket.reply.v1.json", schema_of::<TicketReply>()),
         ("ticket.event.v1.json", schema_of::<TicketEvent>()),
         (
-            "intervention.command.v1.json",
+            "intervention.command.v2.json",
             schema_of::<InterventionCommand>(),
         ),
         (

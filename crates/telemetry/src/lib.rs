@@ -124,26 +124,3 @@ pub fn record_trace_ids(span: &tracing::Span) {
         span.record("span_id", tracing::field::display(ids.span_id()));
     }
 }
-
-/// Resolves on SIGTERM or Ctrl-C: the moment a service starts draining.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown signal received, draining");
-}

@@ -78,6 +78,7 @@ impl Application {
                 &settings.owners.epilogs_url,
                 Duration::from_millis(settings.owners.timeout_ms),
             )?,
+            remote_token_key: settings.token_public_key()?,
         });
         let revocations = RevocationList::default();
         let gatekeeper = web::Data::new(Gatekeeper {

@@ -28,7 +28,7 @@ pub struct EventParams {
 
 /// `GET /v1/events`.
 #[utoipa::path(
-    get, path = "/v1/events", tag = "events",
+    get, path = "/v1/events", operation_id = "list_events", tag = "events",
     params(EventParams),
     responses(
         (status = 200, description = "Published events, oldest first after `after`.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::events::TicketEvent>),

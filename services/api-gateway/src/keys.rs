@@ -59,7 +59,7 @@ struct CreatedKey<'a> {
 
 /// `POST /v1/api_keys`.
 #[utoipa::path(
-    post, path = "/v1/api_keys", tag = "api_keys",
+    post, path = "/v1/api_keys", operation_id = "create_api_key", tag = "api_keys",
     params(crate::docs::IdempotencyKey),
     request_body = CreateKeyRequest,
     responses(
@@ -185,7 +185,7 @@ fn timestamp(secs: i64) -> DateTime<Utc> {
 
 /// `GET /v1/api_keys`: the newest 100 keys of the caller's scope.
 #[utoipa::path(
-    get, path = "/v1/api_keys", tag = "api_keys",
+    get, path = "/v1/api_keys", operation_id = "list_api_keys", tag = "api_keys",
     responses(
         (status = 200, description = "The tenant's keys in this env, never their tokens.", body = loopdesk_contracts::pagination::Page<KeySummary>),
     )
@@ -210,7 +210,7 @@ pub async fn list_keys(caller: Caller, pool: web::Data<Pool>) -> Result<HttpResp
 /// `DELETE /v1/api_keys/{id}`: revokes a key of the caller's tenant and env, whether it
 /// was minted here or by the CLI. Revoking twice is harmless.
 #[utoipa::path(
-    delete, path = "/v1/api_keys/{id}", tag = "api_keys",
+    delete, path = "/v1/api_keys/{id}", operation_id = "revoke_api_key", tag = "api_keys",
     params(("id" = String, Path, description = "The key. A `key_` id.")),
     responses(
         (status = 200, description = "Revoked (revoking twice is harmless).", body = crate::docs::Revoked),

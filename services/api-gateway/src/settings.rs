@@ -7,6 +7,7 @@ use loopdesk_runtime::ShutdownSettings;
 use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
+use loopdesk_transit::PublicKey;
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -28,6 +29,9 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     /// Per-key request rate.
     pub rate_limit: RateLimitSettings,
+    /// Intervention definitions.
+    #[serde(default)]
+    pub interventions: InterventionSettings,
     /// How long stopping may take.
     pub shutdown: ShutdownSettings,
     /// Logs and traces.
@@ -91,6 +95,14 @@ pub struct RateLimitSettings {
     pub burst: u32,
 }
 
+/// Intervention definitions.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct InterventionSettings {
+    /// Base64 of intervention-service's X25519 public key (32 bytes): remote bearer
+    /// tokens are sealed with it before a command leaves the gateway. Required.
+    pub token_public_key: Option<String>,
+}
+
 impl Settings {
     /// Loads and validates the settings.
     pub fn load() -> Result<Self, SettingsError> {
@@ -103,6 +115,19 @@ impl Settings {
         vars: std::collections::HashMap<String, String>,
     ) -> Result<Self, SettingsError> {
         loopdesk_settings::load_with_vars(DEFAULTS, vars)
+    }
+
+    /// The key remote bearer tokens are sealed with for intervention-service.
+    pub fn token_public_key(&self) -> Result<PublicKey, SettingsError> {
+        const KEY: &str = "interventions.token_public_key";
+        let key = self.interventions.token_public_key.as_deref().ok_or_else(|| {
+            SettingsError::invalid(
+                KEY,
+                "is required: set LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY to intervention-service's \
+                 public key (`loopdesk keys transit` makes a pair)",
+            )
+        })?;
+        PublicKey::from_base64(key).map_err(|e| SettingsError::invalid(KEY, e))
     }
 }
 
@@ -185,6 +210,53 @@ impl Validate for Settings {
             1,
             1_000_000,
         )?;
-        require_range("rate_limit.burst", self.rate_limit.burst, 1, 1_000_000)
+        require_range("rate_limit.burst", self.rate_limit.burst, 1, 1_000_000)?;
+        // A missing or malformed key stops start-up here, naming the setting.
+        self.token_public_key().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(token_public_key: Option<&str>) -> Result<Settings, String> {
+        let mut vars: HashMap<String, String> = [(
+            "LOOPDESK_AUTH__KEYS__K1",
+            "a-signing-secret-of-32-bytes-or-more",
+        )]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        if let Some(key) = token_public_key {
+            vars.insert(
+                "LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY".to_owned(),
+                key.to_owned(),
+            );
+        }
+        Settings::load_with_vars(vars).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_token_public_key_is_required_and_must_be_32_bytes_of_base64() {
+        let missing = load(None).err().unwrap_or_default();
+        assert!(
+            missing.contains("`interventions.token_public_key`")
+                && missing.contains("LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY"),
+            "{missing}"
+        );
+        for bad in ["", "not base64!", "c2hvcnQ="] {
+            let refused = load(Some(bad)).err().unwrap_or_default();
+            assert!(
+                refused.contains("`interventions.token_public_key`")
+                    && refused.contains("32 bytes"),
+                "{bad:?}: {refused}"
+            );
+        }
+        let key = loopdesk_transit::PrivateKey::generate().public_key();
+        let loaded = load(Some(&key.to_base64())).map(|s| s.token_public_key().ok());
+        assert_eq!(loaded, Ok(Some(key)));
     }
 }

@@ -16,4 +16,6 @@ pub struct GatewayState {
     pub interventions: OwnerClient,
     /// epilog-dispatcher's read API.
     pub epilogs: OwnerClient,
+    /// Seals remote bearer tokens for intervention-service (its public key).
+    pub remote_token_key: loopdesk_transit::PublicKey,
 }

@@ -1,15 +1,17 @@
 use epilog_dispatcher::{Application, Settings};
+use loopdesk_runtime::StopSignal;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // First: a SIGTERM during start-up then ends the start, not the process.
+    let mut stop = StopSignal::install()?;
     let settings = Settings::load()?;
     let _telemetry = loopdesk_telemetry::init("epilog-dispatcher", &settings.telemetry);
-    let app = Application::build(settings).await?;
+    let Some(app) = stop.unless_received(Application::build(settings)).await else {
+        return Ok(());
+    };
+    let app = app?;
     tracing::info!(port = app.port(), "epilog-dispatcher listening");
-    let stop = app.shutdown_token();
-    tokio::spawn(async move {
-        loopdesk_telemetry::shutdown_signal().await;
-        stop.cancel();
-    });
+    stop.cancel_on_signal(app.shutdown_token());
     app.run_until_stopped().await
 }

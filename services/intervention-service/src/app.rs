@@ -29,10 +29,11 @@ pub struct Application {
 }
 
 impl Application {
-    /// Checks the encryption key, migrates the database, connects to the broker (in the
+    /// Checks the keys, migrates the database, connects to the broker (in the
     /// background), starts the consumer, the relay and the HTTP server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let secrets = settings.secret_box()?;
+        let tokens = settings.token_opener()?;
         loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
         let pool = loopdesk_storage::build_pool(&settings.database)?;
         let shutdown = CancellationToken::new();
@@ -49,6 +50,7 @@ impl Application {
         let handler = CommandHandler::new(
             pool.clone(),
             secrets.clone(),
+            tokens,
             broker.publisher(),
             relay.clone(),
         );

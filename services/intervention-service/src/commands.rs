@@ -21,12 +21,14 @@ use crate::{
     flow,
     payloads::open::{self, OpenPayload},
     secrets::SecretBox,
+    transit::TokenOpener,
 };
 
 /// Handles every message on the intervention service's command queue.
 pub struct CommandHandler {
     pool: Pool,
     secrets: SecretBox,
+    tokens: TokenOpener,
     publisher: Publisher,
     relay: Relay,
 }
@@ -38,11 +40,19 @@ fn intervention(i: loopdesk_contracts::interventions::Intervention) -> Intervent
 }
 
 impl CommandHandler {
-    /// A handler writing through `pool` and answering through `publisher`.
-    pub fn new(pool: Pool, secrets: SecretBox, publisher: Publisher, relay: Relay) -> Arc<Self> {
+    /// A handler writing through `pool` and answering through `publisher`; remote bearer
+    /// tokens arrive sealed for `tokens` and are stored encrypted by `secrets`.
+    pub fn new(
+        pool: Pool,
+        secrets: SecretBox,
+        tokens: TokenOpener,
+        publisher: Publisher,
+        relay: Relay,
+    ) -> Arc<Self> {
         Arc::new(Self {
             pool,
             secrets,
+            tokens,
             publisher,
             relay,
         })
@@ -61,10 +71,15 @@ impl CommandHandler {
                 .map(intervention)
         };
         match command {
-            InterventionCommand::Define { definition, actor } => Ok(intervention(
-                define::apply(pool, secrets, scope, envelope, definition, actor).await?,
-            )),
+            // A token that does not open refuses the command before anything is written.
+            InterventionCommand::Define { definition, actor } => {
+                let definition = self.tokens.definition(definition)?;
+                Ok(intervention(
+                    define::apply(pool, secrets, scope, envelope, definition, actor).await?,
+                ))
+            }
             InterventionCommand::Update { name, patch, actor } => {
+                let patch = self.tokens.patch(patch)?;
                 edit(&name, Edit::Settings(patch), actor).await
             }
             InterventionCommand::ReplaceFields {
@@ -177,7 +192,8 @@ impl Handler for CommandHandler {
                     reason: "missing or invalid tenant/env headers".to_owned(),
                 };
             };
-            // The body may hold a bearer token: decode errors never echo it.
+            // Decode errors never echo the body: a sealed token is safe to show, but a
+            // command from an older gateway could still hold one in plaintext.
             let command: InterventionCommand = match delivery.json() {
                 Ok(command) => command,
                 Err(e) => {

@@ -7,10 +7,10 @@ use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_rang
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
 use loopdesk_web::HttpSettings;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::secrets::SecretBox;
+use crate::{secrets::SecretBox, transit::TokenOpener};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -29,7 +29,7 @@ pub struct Settings {
     pub relay: RelaySettings,
     /// Processed-message records.
     pub inbox: InboxSettings,
-    /// Remote bearer tokens at rest.
+    /// Remote bearer tokens: in transit from the gateway, and at rest.
     pub secrets: SecretSettings,
     /// How long stopping may take.
     pub shutdown: ShutdownSettings,
@@ -61,11 +61,17 @@ pub struct InboxSettings {
     pub retention_hours: i64,
 }
 
-/// Encryption of secrets at rest.
+/// The keys of remote bearer tokens.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecretSettings {
-    /// Base64 of the 32-byte AES-256-GCM key; required.
+    /// Base64 of the 32-byte AES-256-GCM key tokens are encrypted with at rest; required.
     pub encryption_key: Option<SecretString>,
+    /// Base64 of the 32-byte X25519 private key the gateway seals tokens for (its public
+    /// half is the gateway's `interventions.token_public_key`); required.
+    pub token_private_key: Option<SecretString>,
+    /// The private key before the last rotation: still opens tokens sealed for it while
+    /// such commands may be queued. Optional.
+    pub token_previous_private_key: Option<SecretString>,
 }
 
 impl Settings {
@@ -92,6 +98,32 @@ impl Settings {
         })?;
         SecretBox::from_key(key).map_err(|e| SettingsError::invalid("secrets.encryption_key", e))
     }
+
+    /// What opens the tokens the gateway seals for this service.
+    pub fn token_opener(&self) -> Result<TokenOpener, SettingsError> {
+        let current = self.secrets.token_private_key.as_ref().ok_or_else(|| {
+            SettingsError::invalid(
+                "secrets.token_private_key",
+                "is required: set LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY to the private half of the \
+                 gateway's interventions.token_public_key (`loopdesk keys transit` makes a pair)",
+            )
+        })?;
+        let previous = self.secrets.token_previous_private_key.as_ref();
+        Ok(TokenOpener::new(
+            private_key("secrets.token_private_key", current)?,
+            previous
+                .map(|key| private_key("secrets.token_previous_private_key", key))
+                .transpose()?,
+        ))
+    }
+}
+
+fn private_key(
+    name: &str,
+    key: &SecretString,
+) -> Result<loopdesk_transit::PrivateKey, SettingsError> {
+    loopdesk_transit::PrivateKey::from_base64(key.expose_secret())
+        .map_err(|e| SettingsError::invalid(name, e))
 }
 
 impl Validate for Settings {
@@ -123,6 +155,60 @@ impl Validate for Settings {
             24 * 365,
         )?;
         // A missing or malformed key stops start-up here, naming the setting.
-        self.secret_box().map(|_| ())
+        self.secret_box()?;
+        self.token_opener().map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    fn load(keys: &[(&str, &str)]) -> Result<Settings, String> {
+        let vars: HashMap<String, String> = [("LOOPDESK_SECRETS__ENCRYPTION_KEY", ENCRYPTION_KEY)]
+            .iter()
+            .chain(keys)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::load_with_vars(vars).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_token_private_key_is_required_and_checked_like_the_previous_one() {
+        let missing = load(&[]).err().unwrap_or_default();
+        assert!(
+            missing.contains("`secrets.token_private_key`")
+                && missing.contains("LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY"),
+            "{missing}"
+        );
+        let good = loopdesk_transit::PrivateKey::generate().to_base64();
+        for (var, name) in [
+            (
+                "LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY",
+                "secrets.token_private_key",
+            ),
+            (
+                "LOOPDESK_SECRETS__TOKEN_PREVIOUS_PRIVATE_KEY",
+                "secrets.token_previous_private_key",
+            ),
+        ] {
+            for bad in ["", "not base64!", "c2hvcnQ="] {
+                let mut keys = vec![("LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY", good.as_str())];
+                keys.retain(|(k, _)| *k != var);
+                keys.push((var, bad));
+                let refused = load(&keys).err().unwrap_or_default();
+                assert!(
+                    refused.contains(&format!("`{name}`")) && refused.contains("32 bytes"),
+                    "{var}={bad:?}: {refused}"
+                );
+                assert!(!refused.contains(&good), "{refused}");
+            }
+        }
+        let loaded = load(&[("LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY", good.as_str())]);
+        assert!(loaded.is_ok(), "{loaded:?}");
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 mod dlq;
+mod keys;
 mod migrate;
 mod recovery;
 mod settings;
@@ -30,6 +31,9 @@ enum Command {
     /// Mint, inspect and revoke API keys.
     #[command(subcommand)]
     Token(token::TokenCommand),
+    /// Generate key material for the services' settings.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Apply database migrations.
     Migrate(migrate::MigrateArgs),
     /// Inspect and replay a consumer's dead letters.
@@ -53,6 +57,10 @@ fn main() -> ExitCode {
             runtime.block_on(async {
                 match cli.command {
                     Command::Token(command) => token::run(command, cli.config.as_deref()).await,
+                    Command::Keys(command) => {
+                        keys::run(command);
+                        Ok(())
+                    }
                     Command::Migrate(args) => migrate::run(args).await,
                     Command::Dlq(command) => dlq::run(command).await,
                     Command::Webhooks(command) => recovery::webhooks(command).await,

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     ADD_FIELD, CREATE_INTERVENTION_TICKET, CreateInterventionTicket, DEFINE_INTERVENTION,
-    DELETE_TEMPLATE, FieldPatch, FieldSpec, Intervention, InterventionCreated, InterventionPatch,
-    InterventionPayload, NewIntervention, OPEN_PAYLOAD, PUT_TEMPLATE, REMOVE_FIELD, REORDER_FIELDS,
-    REPLACE_FIELDS, SUBMIT_INTERVENTION, SubmitIntervention, TemplateKind, UPDATE_FIELD,
+    DELETE_TEMPLATE, FieldPatch, FieldSpec, Intervention, InterventionCreated, InterventionPayload,
+    OPEN_PAYLOAD, PUT_TEMPLATE, REMOVE_FIELD, REORDER_FIELDS, REPLACE_FIELDS, SUBMIT_INTERVENTION,
+    SealedInterventionPatch, SealedNewIntervention, SubmitIntervention, TemplateKind, UPDATE_FIELD,
     UPDATE_INTERVENTION,
 };
 use crate::{
@@ -18,7 +18,8 @@ use crate::{
     tenancy::{Env, Tenant},
 };
 
-/// Every command the intervention service takes.
+/// Every command the intervention service takes (schema version 2: since then the remote's
+/// bearer token crosses the broker only sealed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type")]
@@ -26,8 +27,8 @@ pub enum InterventionCommand {
     /// Create a definition.
     #[serde(rename = "intervention.define")]
     Define {
-        /// The definition.
-        definition: NewIntervention,
+        /// The definition, its bearer token sealed.
+        definition: SealedNewIntervention,
         /// Who asked.
         actor: Actor,
     },
@@ -36,8 +37,8 @@ pub enum InterventionCommand {
     Update {
         /// Which one.
         name: String,
-        /// What changes.
-        patch: InterventionPatch,
+        /// What changes, a new bearer token sealed.
+        patch: SealedInterventionPatch,
         /// Who asked.
         actor: Actor,
     },

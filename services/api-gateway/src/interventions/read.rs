@@ -21,7 +21,7 @@ pub struct ListParams {
 
 /// `GET /v1/interventions`: by name, cursor-paginated.
 #[utoipa::path(
-    get, path = "/v1/interventions", tag = "interventions",
+    get, path = "/v1/interventions", operation_id = "list_interventions", tag = "interventions",
     params(ListParams),
     responses(
         (status = 200, description = "One page of definitions, by name.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::interventions::Intervention>),
@@ -48,7 +48,7 @@ pub async fn list(
 
 /// `GET /v1/interventions/{name}`.
 #[utoipa::path(
-    get, path = "/v1/interventions/{name}", tag = "interventions",
+    get, path = "/v1/interventions/{name}", operation_id = "get_intervention", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name.")),
     responses(
         (status = 200, description = "The definition (the remote token only as `remote_bearer_token_set`).", body = loopdesk_contracts::interventions::Intervention, headers(("ETag" = String, description = "The version, for `If-Match`."))),
@@ -74,7 +74,7 @@ pub async fn get(
 
 /// `GET /v1/interventions/{name}/templates`: the sources of the templates that exist.
 #[utoipa::path(
-    get, path = "/v1/interventions/{name}/templates", tag = "interventions",
+    get, path = "/v1/interventions/{name}/templates", operation_id = "list_intervention_templates", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name.")),
     responses(
         (status = 200, description = "The definition's templates.", body = crate::docs::List<loopdesk_contracts::interventions::Template>),
@@ -100,7 +100,7 @@ pub async fn templates(
 
 /// `GET /v1/tickets/{id}/interventions`: the panel of a ticket the caller can see.
 #[utoipa::path(
-    get, path = "/v1/tickets/{id}/interventions", tag = "interventions",
+    get, path = "/v1/tickets/{id}/interventions", operation_id = "get_ticket_intervention_panel", tag = "interventions",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
     responses(
         (status = 200, description = "The ticket's intervention panel.", body = crate::docs::List<loopdesk_contracts::interventions::PanelItem>),

@@ -39,7 +39,7 @@ struct RemoteKey<'a> {
 
 /// `POST /v1/interventions/{name}/remote_token`.
 #[utoipa::path(
-    post, path = "/v1/interventions/{name}/remote_token", tag = "interventions",
+    post, path = "/v1/interventions/{name}/remote_token", operation_id = "generate_remote_token", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
     responses(
         (status = 201, description = "A new `create-ticket` key for the remote; `token` is shown this once (`null` on a replay).", body = RemoteKey),

@@ -8,7 +8,7 @@ use loopdesk_contracts::{
     ids::{FieldId, MessageId},
     interventions::{
         FieldPatch, FieldSpec, FieldType, InterventionCommand, InterventionPatch,
-        InterventionReply, NewField, NewIntervention, TemplateKind,
+        InterventionReply, NewField, NewIntervention, RemoteToken, SealedRemoteToken, TemplateKind,
     },
 };
 use loopdesk_web::{JsonBody, Problem};
@@ -60,7 +60,7 @@ struct Accepted<'a> {
 
 /// `POST /v1/interventions`.
 #[utoipa::path(
-    post, path = "/v1/interventions", tag = "interventions",
+    post, path = "/v1/interventions", operation_id = "create_intervention", tag = "interventions",
     params(crate::docs::IdempotencyKey),
     request_body = loopdesk_contracts::interventions::NewIntervention,
     responses(
@@ -82,7 +82,7 @@ pub async fn create(
     let definition = body.value;
     let name = definition.name.clone();
     let command = InterventionCommand::Define {
-        definition,
+        definition: definition.seal_token(sealer(&state))?,
         actor: caller.actor(),
     };
     run(&state, &caller, &keyed, &name, StatusCode::CREATED, command).await
@@ -91,7 +91,7 @@ pub async fn create(
 /// `PATCH /v1/interventions/{name}`: any subset of the settings; `remote_bearer_token:
 /// null` clears the token.
 #[utoipa::path(
-    patch, path = "/v1/interventions/{name}", tag = "interventions",
+    patch, path = "/v1/interventions/{name}", operation_id = "update_intervention", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
     request_body = loopdesk_contracts::interventions::InterventionPatch,
     responses(
@@ -113,7 +113,7 @@ pub async fn update(
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
     let command = InterventionCommand::Update {
         name: name.clone(),
-        patch: body.value,
+        patch: body.value.seal_token(sealer(&state))?,
         actor: caller.actor(),
     };
     run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
@@ -121,7 +121,7 @@ pub async fn update(
 
 /// `PUT /v1/interventions/{name}/fields`: the whole ordered list.
 #[utoipa::path(
-    put, path = "/v1/interventions/{name}/fields", tag = "interventions",
+    put, path = "/v1/interventions/{name}/fields", operation_id = "replace_intervention_fields", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
     request_body = Vec<loopdesk_contracts::interventions::FieldSpec>,
     responses(
@@ -159,7 +159,7 @@ pub async fn replace_fields(
 
 /// `POST /v1/interventions/{name}/fields`: appends, or inserts at `ordinal`.
 #[utoipa::path(
-    post, path = "/v1/interventions/{name}/fields", tag = "interventions",
+    post, path = "/v1/interventions/{name}/fields", operation_id = "add_intervention_field", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
     request_body = AddFieldRequest,
     responses(
@@ -200,7 +200,7 @@ pub async fn add_field(
 
 /// `PATCH /v1/interventions/{name}/fields/{field_id}`.
 #[utoipa::path(
-    patch, path = "/v1/interventions/{name}/fields/{field_id}", tag = "interventions",
+    patch, path = "/v1/interventions/{name}/fields/{field_id}", operation_id = "update_intervention_field", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), ("field_id" = String, Path, description = "The field. A `fld_` id."), crate::docs::IdempotencyKey),
     request_body = loopdesk_contracts::interventions::FieldPatch,
     responses(
@@ -233,7 +233,7 @@ pub async fn update_field(
 
 /// `DELETE /v1/interventions/{name}/fields/{field_id}`.
 #[utoipa::path(
-    delete, path = "/v1/interventions/{name}/fields/{field_id}", tag = "interventions",
+    delete, path = "/v1/interventions/{name}/fields/{field_id}", operation_id = "remove_intervention_field", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), ("field_id" = String, Path, description = "The field. A `fld_` id."), crate::docs::IdempotencyKey),
     responses(
         (status = 200, description = "The definition without the field.", body = loopdesk_contracts::interventions::Intervention),
@@ -264,7 +264,7 @@ pub async fn remove_field(
 
 /// `POST /v1/interventions/{name}/fields/reorder`: every field id, in the new order.
 #[utoipa::path(
-    post, path = "/v1/interventions/{name}/fields/reorder", tag = "interventions",
+    post, path = "/v1/interventions/{name}/fields/reorder", operation_id = "reorder_intervention_fields", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), crate::docs::IdempotencyKey),
     request_body = ReorderRequest,
     responses(
@@ -294,7 +294,7 @@ pub async fn reorder_fields(
 
 /// `PUT /v1/interventions/{name}/templates/{private|public|final}`.
 #[utoipa::path(
-    put, path = "/v1/interventions/{name}/templates/{kind}", tag = "interventions",
+    put, path = "/v1/interventions/{name}/templates/{kind}", operation_id = "put_intervention_template", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), ("kind" = loopdesk_contracts::interventions::TemplateKind, Path, description = "Which template."), crate::docs::IdempotencyKey),
     request_body = TemplateRequest,
     responses(
@@ -327,7 +327,7 @@ pub async fn put_template(
 
 /// `DELETE /v1/interventions/{name}/templates/{public|final}` (private is required).
 #[utoipa::path(
-    delete, path = "/v1/interventions/{name}/templates/{kind}", tag = "interventions",
+    delete, path = "/v1/interventions/{name}/templates/{kind}", operation_id = "delete_intervention_template", tag = "interventions",
     params(("name" = String, Path, description = "The definition's name."), ("kind" = loopdesk_contracts::interventions::TemplateKind, Path, description = "Which template."), crate::docs::IdempotencyKey),
     responses(
         (status = 200, description = "The definition without the template.", body = loopdesk_contracts::interventions::Intervention),
@@ -356,6 +356,24 @@ pub async fn delete_template(
     run(&state, &caller, &keyed, &name, StatusCode::OK, command).await
 }
 
+/// Seals the remote's bearer token for intervention-service before it goes into a
+/// command: only that service's private key opens it, so the broker (its disk, its dead
+/// letters, its frame logs) never holds the token in plaintext.
+fn sealer(
+    state: &GatewayState,
+) -> impl FnOnce(RemoteToken) -> Result<SealedRemoteToken, Problem> + '_ {
+    |token| {
+        state
+            .remote_token_key
+            .seal(token.0.as_bytes())
+            .map(SealedRemoteToken)
+            .map_err(|e| {
+                tracing::error!(error = %e, "could not seal a remote bearer token");
+                Problem::internal()
+            })
+    }
+}
+
 fn field_id_of(raw: &str) -> Result<FieldId, Problem> {
     raw.parse().map_err(|_| Problem::not_found("field"))
 }
@@ -365,7 +383,9 @@ fn template_kind(raw: &str) -> Result<TemplateKind, Problem> {
 }
 
 /// Sends `command` under the request's key; refusals become recorded problems, the
-/// definition is the answer with `status`, and a queued command is 202.
+/// definition is the answer with `status`, and a queued command is 202. A refusal the
+/// owner is at fault for (5xx, e.g. a sealed token it cannot open) is not recorded: the
+/// same Idempotency-Key may retry once the owner is fixed, and nothing was applied.
 async fn run(
     state: &GatewayState,
     caller: &Caller,
@@ -392,6 +412,11 @@ async fn run(
                     )
                     .await?;
                 Ok(match sent {
+                    Sent::Answered(InterventionReply::Rejected { error })
+                        if error.status >= 500 =>
+                    {
+                        return Err(error.into());
+                    }
                     Sent::Answered(InterventionReply::Rejected { error }) => {
                         problem_answer(&error.into())
                     }

@@ -56,7 +56,7 @@ struct UsedTemplates {
 
 /// `POST /api/create_ticket`.
 #[utoipa::path(
-    post, path = "/api/create_ticket", tag = "compatibility",
+    post, path = "/api/create_ticket", operation_id = "create_ticket_compat", tag = "compatibility",
     params(crate::docs::IdempotencyKey),
     request_body = CompatRequest,
     responses(

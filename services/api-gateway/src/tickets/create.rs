@@ -44,7 +44,7 @@ pub fn location(id: &str) -> String {
 
 /// `POST /v1/tickets`.
 #[utoipa::path(
-    post, path = "/v1/tickets", tag = "tickets",
+    post, path = "/v1/tickets", operation_id = "create_ticket", tag = "tickets",
     params(crate::docs::IdempotencyKey),
     request_body = crate::tickets::fields::CreateTicketRequest,
     responses(

@@ -18,7 +18,7 @@ const DEFAULT_LIMIT: u16 = 20;
 
 /// `GET /v1/tickets/{id}`.
 #[utoipa::path(
-    get, path = "/v1/tickets/{id}", tag = "tickets",
+    get, path = "/v1/tickets/{id}", operation_id = "get_ticket", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
     responses(
         (status = 200, description = "The ticket.", body = loopdesk_contracts::tickets::Ticket, headers(("ETag" = String, description = "The version, for `If-Match`."))),
@@ -61,7 +61,7 @@ pub struct ListParams {
 
 /// `GET /v1/tickets`.
 #[utoipa::path(
-    get, path = "/v1/tickets", tag = "tickets",
+    get, path = "/v1/tickets", operation_id = "list_tickets", tag = "tickets",
     params(ListParams),
     responses(
         (status = 200, description = "One page, newest first.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::tickets::Ticket>),

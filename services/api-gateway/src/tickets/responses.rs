@@ -75,7 +75,7 @@ fn response_location(ticket: &str, response: &str) -> String {
 
 /// `POST /v1/tickets/{id}/responses`.
 #[utoipa::path(
-    post, path = "/v1/tickets/{id}/responses", tag = "tickets",
+    post, path = "/v1/tickets/{id}/responses", operation_id = "add_ticket_response", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
     request_body = ResponseRequest,
     responses(
@@ -281,7 +281,7 @@ fn is_media_type(value: &str) -> bool {
 
 /// `GET /v1/tickets/{id}/responses`: the thread, oldest first.
 #[utoipa::path(
-    get, path = "/v1/tickets/{id}/responses", tag = "tickets",
+    get, path = "/v1/tickets/{id}/responses", operation_id = "list_ticket_responses", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), PageParams),
     responses(
         (status = 200, description = "The thread, one page.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::responses::Response>),
@@ -315,7 +315,7 @@ pub async fn list_responses(
 
 /// `GET /v1/tickets/{id}/responses/{rsp}`.
 #[utoipa::path(
-    get, path = "/v1/tickets/{id}/responses/{response}", tag = "tickets",
+    get, path = "/v1/tickets/{id}/responses/{response}", operation_id = "get_ticket_response", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), ("response" = String, Path, description = "The response. A `rsp_` id.")),
     responses(
         (status = 200, description = "The response with its audit entries.", body = loopdesk_contracts::responses::Response),
@@ -342,7 +342,7 @@ pub async fn get_response(
 
 /// `POST /v1/tickets/{id}/responses/{rsp}/audit`: appends an audit entry.
 #[utoipa::path(
-    post, path = "/v1/tickets/{id}/responses/{response}/audit", tag = "tickets",
+    post, path = "/v1/tickets/{id}/responses/{response}/audit", operation_id = "add_response_audit", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), ("response" = String, Path, description = "The response. A `rsp_` id."), crate::docs::IdempotencyKey),
     request_body = AuditRequest,
     responses(

@@ -35,7 +35,7 @@ fn location(priority: &str) -> String {
 
 /// `PUT /v1/sla_policies/{priority}`.
 #[utoipa::path(
-    put, path = "/v1/sla_policies/{priority}", tag = "sla",
+    put, path = "/v1/sla_policies/{priority}", operation_id = "put_sla_policy", tag = "sla",
     params(("priority" = loopdesk_contracts::tickets::Priority, Path, description = "The priority the policy is for."), crate::docs::IdempotencyKey),
     request_body = PolicyRequest,
     responses(
@@ -91,7 +91,7 @@ pub async fn put_policy(
 
 /// `GET /v1/sla_policies`.
 #[utoipa::path(
-    get, path = "/v1/sla_policies", tag = "sla",
+    get, path = "/v1/sla_policies", operation_id = "list_sla_policies", tag = "sla",
     responses(
         (status = 200, description = "The tenant's SLA policies.", body = crate::docs::List<loopdesk_contracts::responses::SlaPolicy>),
     )

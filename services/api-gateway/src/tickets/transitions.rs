@@ -37,7 +37,7 @@ pub struct TransitionRequest {
 
 /// `POST /v1/tickets/{id}/transitions`.
 #[utoipa::path(
-    post, path = "/v1/tickets/{id}/transitions", tag = "tickets",
+    post, path = "/v1/tickets/{id}/transitions", operation_id = "transition_ticket", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
     request_body = TransitionRequest,
     responses(
@@ -97,7 +97,7 @@ pub async fn transition(
 
 /// `GET /v1/tickets/{id}/history`: every status change, oldest first.
 #[utoipa::path(
-    get, path = "/v1/tickets/{id}/history", tag = "tickets",
+    get, path = "/v1/tickets/{id}/history", operation_id = "get_ticket_history", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id.")),
     responses(
         (status = 200, description = "Every status change, oldest first.", body = crate::docs::List<loopdesk_contracts::responses::StatusChange>),

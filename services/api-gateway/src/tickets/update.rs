@@ -79,7 +79,7 @@ fn expected_version(req: &HttpRequest) -> Result<i64, Problem> {
 
 /// `PATCH /v1/tickets/{id}`.
 #[utoipa::path(
-    patch, path = "/v1/tickets/{id}", tag = "tickets",
+    patch, path = "/v1/tickets/{id}", operation_id = "update_ticket", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IfMatch, crate::docs::IdempotencyKey),
     request_body = PatchRequest,
     responses(
@@ -155,7 +155,7 @@ fn validate(input: PatchRequest) -> Result<TicketChanges, Vec<loopdesk_contracts
 
 /// `DELETE /v1/tickets/{id}`: a soft delete; reads answer 404 afterwards.
 #[utoipa::path(
-    delete, path = "/v1/tickets/{id}", tag = "tickets",
+    delete, path = "/v1/tickets/{id}", operation_id = "delete_ticket", tag = "tickets",
     params(("id" = String, Path, description = "The ticket. A `tkt_` id."), crate::docs::IdempotencyKey),
     responses(
         (status = 200, description = "Deleted (soft).", body = crate::docs::Deleted),

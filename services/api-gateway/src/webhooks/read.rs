@@ -49,7 +49,7 @@ impl ListParams {
 
 /// `GET /v1/webhook_endpoints`.
 #[utoipa::path(
-    get, path = "/v1/webhook_endpoints", tag = "webhooks",
+    get, path = "/v1/webhook_endpoints", operation_id = "list_webhook_endpoints", tag = "webhooks",
     params(ListParams),
     responses(
         (status = 200, description = "One page of endpoints.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::WebhookEndpoint>),
@@ -71,7 +71,7 @@ pub async fn list_endpoints(
 
 /// `GET /v1/webhook_endpoints/{id}`.
 #[utoipa::path(
-    get, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    get, path = "/v1/webhook_endpoints/{id}", operation_id = "get_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id.")),
     responses(
         (status = 200, description = "The endpoint (never its secret).", body = loopdesk_contracts::webhooks::WebhookEndpoint),
@@ -97,7 +97,7 @@ pub async fn get_endpoint(
 
 /// `GET /v1/webhook_endpoints/{id}/deliveries?status=&limit=&cursor=`.
 #[utoipa::path(
-    get, path = "/v1/webhook_endpoints/{id}/deliveries", tag = "webhooks",
+    get, path = "/v1/webhook_endpoints/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id."), ListParams),
     responses(
         (status = 200, description = "One page of the endpoint's deliveries.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::Delivery>),
@@ -126,7 +126,7 @@ pub async fn list_deliveries(
 
 /// `GET /v1/deliveries/{id}/attempts`.
 #[utoipa::path(
-    get, path = "/v1/deliveries/{id}/attempts", tag = "webhooks",
+    get, path = "/v1/deliveries/{id}/attempts", operation_id = "list_webhook_delivery_attempts", tag = "webhooks",
     params(("id" = String, Path, description = "The delivery. A `dlv_` id.")),
     responses(
         (status = 200, description = "Every attempt of the delivery.", body = loopdesk_contracts::pagination::Page<loopdesk_contracts::webhooks::DeliveryAttempt>),

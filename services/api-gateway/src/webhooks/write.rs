@@ -82,7 +82,7 @@ pub fn location(id: &str) -> String {
 
 /// `POST /v1/webhook_endpoints`.
 #[utoipa::path(
-    post, path = "/v1/webhook_endpoints", tag = "webhooks",
+    post, path = "/v1/webhook_endpoints", operation_id = "create_webhook_endpoint", tag = "webhooks",
     params(crate::docs::IdempotencyKey),
     request_body = CreateEndpointRequest,
     responses(
@@ -139,7 +139,7 @@ pub async fn create_endpoint(
 
 /// `PATCH /v1/webhook_endpoints/{id}`.
 #[utoipa::path(
-    patch, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    patch, path = "/v1/webhook_endpoints/{id}", operation_id = "update_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
     request_body = UpdateEndpointRequest,
     responses(
@@ -187,7 +187,7 @@ pub async fn update_endpoint(
 
 /// `DELETE /v1/webhook_endpoints/{id}`.
 #[utoipa::path(
-    delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
+    delete, path = "/v1/webhook_endpoints/{id}", operation_id = "delete_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
     responses(
         (status = 200, description = "Deleted.", body = crate::docs::Deleted),
@@ -226,7 +226,7 @@ pub async fn delete_endpoint(
 
 /// `POST /v1/webhook_endpoints/{id}/rotate_secret`.
 #[utoipa::path(
-    post, path = "/v1/webhook_endpoints/{id}/rotate_secret", tag = "webhooks",
+    post, path = "/v1/webhook_endpoints/{id}/rotate_secret", operation_id = "rotate_webhook_endpoint_secret", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
     responses(
         (status = 200, description = "The endpoint with its new `secret`, shown this once; the old one keeps verifying during the grace period.", body = EndpointWithSecret),
@@ -268,7 +268,7 @@ pub async fn rotate_secret(
 /// `POST /v1/webhook_endpoints/{id}/recover`: re-sends every dead delivery of the
 /// endpoint created in `[since, until)`.
 #[utoipa::path(
-    post, path = "/v1/webhook_endpoints/{id}/recover", tag = "webhooks",
+    post, path = "/v1/webhook_endpoints/{id}/recover", operation_id = "recover_webhook_endpoint", tag = "webhooks",
     params(("id" = String, Path, description = "The endpoint. A `whe_` id."), crate::docs::IdempotencyKey),
     request_body = RecoverRequest,
     responses(
@@ -316,7 +316,7 @@ pub async fn recover(
 
 /// `POST /v1/deliveries/{id}/redeliver`.
 #[utoipa::path(
-    post, path = "/v1/deliveries/{id}/redeliver", tag = "webhooks",
+    post, path = "/v1/deliveries/{id}/redeliver", operation_id = "redeliver_webhook_delivery", tag = "webhooks",
     params(("id" = String, Path, description = "The delivery. A `dlv_` id."), crate::docs::IdempotencyKey),
     responses(
         (status = 202, description = "The delivery is scheduled again.", body = loopdesk_contracts::webhooks::Delivery),

@@ -46,6 +46,9 @@ pub struct Options {
     /// CIDRs epilog-dispatcher may reach although not global (default
     /// `127.0.0.0/8,::1/128`; `Some(String::new())` allows none).
     pub epilog_allow_cidrs: Option<String>,
+    /// intervention-service's `secrets.token_private_key` (default
+    /// [`TOKEN_PRIVATE_KEY`], the private half of the gateway's [`TOKEN_PUBLIC_KEY`]).
+    pub intervention_token_private_key: Option<String>,
 }
 
 /// The key webhook-fanout encrypts signing secrets with in tests (base64 of 32 bytes).
@@ -53,6 +56,11 @@ pub const WEBHOOK_ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGx
 
 /// The key the intervention service encrypts remote bearer tokens with in tests.
 pub const INTERVENTION_ENCRYPTION_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+/// The private key remote bearer tokens are sealed for in tests (`loopdesk keys transit`).
+pub const TOKEN_PRIVATE_KEY: &str = "LVW9NN2mS+F0ZssV8kZbcs5gWEtG1Zke1o8tp/amVek=";
+/// Its public half, which the gateway seals with.
+pub const TOKEN_PUBLIC_KEY: &str = "3LkE1LwLMv1isSXHZFtp2hmgxQeVJf+mOegQgTVvAVU=";
 
 /// A running system under test.
 pub struct TestApp {
@@ -198,6 +206,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         "LOOPDESK_SECRETS__ENCRYPTION_KEY".into(),
         INTERVENTION_ENCRYPTION_KEY.into(),
     );
+    intervention_vars.insert(
+        "LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY".into(),
+        options
+            .intervention_token_private_key
+            .clone()
+            .unwrap_or_else(|| TOKEN_PRIVATE_KEY.into()),
+    );
     let started = start_intervention_service(&intervention_vars).await;
     let interventions_url = started.url;
     stops.push(started.stop);
@@ -245,6 +260,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ),
         ("LOOPDESK_RATE_LIMIT__PER_SECOND", "1000".into()),
         ("LOOPDESK_RATE_LIMIT__BURST", "1000".into()),
+        (
+            "LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY",
+            TOKEN_PUBLIC_KEY.into(),
+        ),
     ]));
     let settings = api_gateway::Settings::load_with_vars(gateway_vars).expect("gateway settings");
     let keys = KeyRing::from_settings(&KeySettings {

@@ -11,6 +11,7 @@ mod helpers;
 mod idempotency;
 mod intervention_e2e;
 mod intervention_flow;
+mod intervention_tokens;
 mod interventions;
 mod lifecycle;
 mod observability;

@@ -1,7 +1,10 @@
 //! `GET /v1/openapi.json` documents every route the gateway serves, and `/docs` is a
 //! Swagger UI that loads only the gateway's own assets.
 
-use std::{collections::BTreeSet, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 use serde_json::Value;
 
@@ -156,6 +159,47 @@ async fn the_document_is_openapi_3_1_and_covers_every_route() {
     );
 
     app.teardown().await;
+}
+
+/// Client generators name their methods after operationIds: a shared one makes two
+/// methods collide, and a bare `create` or `get` says nothing once outside its tag.
+#[test]
+fn every_operation_has_its_own_descriptive_operation_id() {
+    let doc = api_gateway::openapi::document();
+    let mut seen: BTreeMap<String, String> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in METHODS {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let route = format!("{} {path}", method.to_uppercase());
+            let Some(id) = operation["operationId"].as_str() else {
+                problems.push(format!("{route} has no operationId"));
+                continue;
+            };
+            // A verb and what it acts on, in snake case: `get_webhook_endpoint`.
+            let words: Vec<&str> = id.split('_').collect();
+            let snake = words.iter().all(|word| {
+                !word.is_empty()
+                    && word
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            });
+            if words.len() < 2 || !snake {
+                problems.push(format!(
+                    "{route}: operationId {id:?} is not a verb and its object in snake case"
+                ));
+            }
+            if let Some(first) = seen.insert(id.to_owned(), route.clone()) {
+                problems.push(format!(
+                    "operationId {id:?} is used by both {first} and {route}"
+                ));
+            }
+        }
+    }
+    assert!(seen.len() > 30, "the operations were not read: {seen:?}");
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! Stopping a service: the drain bound is a setting of every service, and a real
-//! ticket-service process keeps it on SIGTERM without losing what was in flight.
+//! Stopping a service: the drain bound is a setting of every service, a real
+//! ticket-service process keeps it on SIGTERM without losing what was in flight, and a
+//! SIGTERM while it is still starting ends the start cleanly.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -27,7 +28,7 @@ use loopdesk_testkit::{TestDatabase, amqp_url, unique_prefix, wait_until};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{SECRET, TENANT, WEBHOOK_ENCRYPTION_KEY};
+use crate::helpers::{SECRET, TENANT, TOKEN_PRIVATE_KEY, TOKEN_PUBLIC_KEY, WEBHOOK_ENCRYPTION_KEY};
 
 const DRAIN_KEY: &str = "LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS";
 
@@ -69,6 +70,8 @@ fn every_service_reads_its_drain_bound_and_refuses_zero() {
         let mut vars: HashMap<String, String> = [
             ("LOOPDESK_AUTH__KEYS__K1", SECRET),
             ("LOOPDESK_SECRETS__ENCRYPTION_KEY", WEBHOOK_ENCRYPTION_KEY),
+            ("LOOPDESK_INTERVENTIONS__TOKEN_PUBLIC_KEY", TOKEN_PUBLIC_KEY),
+            ("LOOPDESK_SECRETS__TOKEN_PRIVATE_KEY", TOKEN_PRIVATE_KEY),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -204,6 +207,53 @@ async fn sigterm_stops_the_real_binary_within_its_drain_bound_and_loses_nothing(
     db.drop_database().await;
 }
 
+/// The advisory lock ticket-service takes to migrate its schema, `tickets` (the key is
+/// pinned by crates/storage's `lock_key_is_stable_and_per_schema`).
+const TICKETS_MIGRATION_LOCK: i64 = -1_349_698_968_964_695_499;
+
+#[tokio::test]
+async fn sigterm_while_the_real_binary_is_still_starting_exits_cleanly() {
+    let binary = tokio::task::spawn_blocking(|| build_binary("ticket-service"))
+        .await
+        .unwrap();
+    let db = TestDatabase::create().await;
+    let vars = vars_for(&db, &unique_prefix("sigterm-start"));
+    // Another replica migrating: the process waits for the lock in the middle of its
+    // start-up, as long as the test holds it.
+    let mut other_replica = AsyncPgConnection::establish(&db.url).await.unwrap();
+    sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<BigInt, _>(TICKETS_MIGRATION_LOCK)
+        .execute(&mut other_replica)
+        .await
+        .unwrap();
+
+    let starting = Process::spawn(&binary, &vars);
+    waiting_on_the_lock(&db, 1).await;
+    let logs = starting.logs.clone();
+    // Exit status 0 within the bound: not killed by the signal's default action, and not
+    // left waiting for a start that cannot finish.
+    starting.terminate().await;
+    // Its last lines may still be in the pipe.
+    let logs = wait_until(
+        Duration::from_secs(5),
+        "the log line of a start given up for the signal",
+        || async {
+            let logs = logs.lock().unwrap().clone();
+            logs.iter()
+                .any(|line| line.contains("stop signal received while starting"))
+                .then_some(logs)
+        },
+    )
+    .await;
+    assert!(
+        !logs.iter().any(|line| line.contains(" listening")),
+        "it never served: {logs:#?}"
+    );
+
+    drop(other_replica);
+    db.drop_database().await;
+}
+
 /// A service binary running as a child process, killed if the test ends without
 /// stopping it.
 struct Process {
@@ -215,6 +265,23 @@ struct Process {
 impl Process {
     /// Starts `binary` with only `vars` in its environment and waits until it is ready.
     async fn start(binary: &Path, vars: &HashMap<String, String>) -> Process {
+        let mut process = Process::spawn(binary, vars);
+        process.port = wait_until(Duration::from_secs(30), "the port it listens on", || {
+            let port = process.listening_port();
+            async move { port }
+        })
+        .await;
+        let readyz = process.url("/readyz");
+        wait_until(Duration::from_secs(30), "/readyz to answer 200", || async {
+            let answer = reqwest::get(&readyz).await.ok()?;
+            (answer.status() == 200).then_some(())
+        })
+        .await;
+        process
+    }
+
+    /// Starts `binary` with only `vars` in its environment, without waiting for it.
+    fn spawn(binary: &Path, vars: &HashMap<String, String>) -> Process {
         let mut child = Command::new(binary)
             .env_clear()
             .envs(vars)
@@ -234,23 +301,11 @@ impl Process {
                 }
             }
         });
-        let mut process = Process {
+        Process {
             child: Mutex::new(child),
             port: 0,
             logs,
-        };
-        process.port = wait_until(Duration::from_secs(30), "the port it listens on", || {
-            let port = process.listening_port();
-            async move { port }
-        })
-        .await;
-        let readyz = process.url("/readyz");
-        wait_until(Duration::from_secs(30), "/readyz to answer 200", || async {
-            let answer = reqwest::get(&readyz).await.ok()?;
-            (answer.status() == 200).then_some(())
-        })
-        .await;
-        process
+        }
     }
 
     /// The `port` of its "listening" log line (JSON, one object per line).
