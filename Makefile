@@ -79,8 +79,8 @@ openapi: ## Regenerate openapi/openapi.json from the gateway's handlers and type
 openapi-check: ## Fail if openapi/openapi.json differs from what the gateway generates
 	$(OPENAPI) --check
 
-bench: ## Measure throughput and latency end to end (BENCH_ARGS='-n 20000 --rate 1500 ...')
-	@./scripts/bench.sh
+bench: ## Measure throughput and latency end to end (BENCH_ARGS='-n 20000 --rate 1500 ...', PROFILE=profiling)
+	@PROFILE=$(or $(PROFILE),release) ./scripts/bench.sh
 
 clean-test-dbs: ## Drop test databases left by crashed runs (older than OLDER_THAN_MINUTES=60)
 	@./scripts/clean-test-dbs.sh

@@ -8,7 +8,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO_ROOT"
 
-bin="$CARGO_TARGET_DIR/release"
+# PROFILE=profiling builds without LTO and with line tables (Cargo.toml).
+profile="${PROFILE:-release}"
+bin="$CARGO_TARGET_DIR/$profile"
 gateway_ready() {
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$GATEWAY_PORT/readyz") == 200 ]]
 }
@@ -25,17 +27,17 @@ trap cleanup EXIT
 
 if gateway_ready; then
     say "using the Loopdesk already running on :$GATEWAY_PORT (its rate limit must allow the offered load)"
-    cargo build --release -p loopdesk-loadgen -p loopdesk-cli
+    cargo build --profile "$profile" -p loopdesk-loadgen -p loopdesk-cli
 else
-    say "building release binaries..."
-    cargo build --release -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
-        -p loopdesk-cli -p loopdesk-loadgen
+    say "building $profile binaries..."
+    cargo build --profile "$profile" -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
+        -p epilog-dispatcher -p loopdesk-cli -p loopdesk-loadgen
     mkdir -p "$RUN_DIR"
     # The benchmark is one API key pushing thousands of requests a second: lift the
     # per-key limit, and log at warn so logging does not dominate the measurement.
     LOOPDESK_RATE_LIMIT__PER_SECOND=1000000 LOOPDESK_RATE_LIMIT__BURST=1000000 \
         LOOPDESK_TELEMETRY__LOG_LEVEL=warn LOOPDESK_TELEMETRY__LOG_FORMAT=json \
-        NO_BUILD=1 "$REPO_ROOT/scripts/run.sh" >"$RUN_DIR/bench-run.log" 2>&1 &
+        PROFILE="$profile" NO_BUILD=1 "$REPO_ROOT/scripts/run.sh" >"$RUN_DIR/bench-run.log" 2>&1 &
     run_pid=$!
     say "starting the services (log .run/bench-run.log)..."
     if ! wait_for "Loopdesk" 120 gateway_ready; then

@@ -48,12 +48,14 @@ else
 fi
 
 # --- build ----------------------------------------------------------------------------
-bin="$CARGO_TARGET_DIR/release"
+# PROFILE=profiling builds without LTO and with line tables (Cargo.toml).
+profile="${PROFILE:-release}"
+bin="$CARGO_TARGET_DIR/$profile"
 if [[ ${NO_BUILD:-0} == 1 ]]; then
     say "NO_BUILD=1: using the binaries already in $bin"
 else
     say "building release binaries (the first build takes several minutes)..."
-    cargo build --release -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
+    cargo build --profile "$profile" -p api-gateway -p ticket-service -p intervention-service -p webhook-fanout \
         -p epilog-dispatcher \
         -p loopdesk-cli
 fi

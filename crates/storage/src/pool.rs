@@ -6,7 +6,9 @@ use deadpool::Runtime;
 use diesel::ConnectionError;
 use diesel_async::{
     AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
-    pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, deadpool::Object},
+    pooled_connection::{
+        AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod, deadpool::Object,
+    },
 };
 use secrecy::ExposeSecret;
 
@@ -22,10 +24,16 @@ pub type PooledConn = Object<AsyncPgConnection>;
 /// Builds the pool. Every connection runs `SET search_path TO "<schema>", public` when it is
 /// created, so each service's tables (and diesel's migration table) live in its own schema.
 /// Does not connect: a service starts while the database is down and reports not-ready.
+///
+/// A checkout costs no round trip: a returned connection is reused unless it is closed or
+/// was left inside a transaction (diesel-async checks both without asking the server). A
+/// connection the server dropped since shows up as an error on its next query, which
+/// callers already treat as "database unavailable", and the pool then discards it.
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, StorageError> {
     settings.validate()?;
     let set_search_path = search_path_statement(settings);
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
         let set_search_path = set_search_path.clone();
         Box::pin(async move {

@@ -275,7 +275,7 @@ async fn open_ticket(
         // Ticket queues are lowercase labels.
         queue: def.queue_name.trim().to_lowercase(),
         tags: Vec::new(),
-        source: "intervention".to_owned(),
+        source: ticket_status::TICKET_SOURCE.to_owned(),
         metadata,
         follow_up_of,
     };

@@ -1,8 +1,9 @@
 //! The status of every ticket an intervention created, kept from the ticket service's
-//! `ticket.created` and `ticket.status_changed` events (consumer
-//! `intervention-service.tickets`). Rows are inserted when this service asks for the
-//! ticket, so tickets that are not ours are never stored; an event only moves a row
-//! forward (by the ticket's event sequence), so redelivery and reordering are harmless.
+//! `ticket.status_changed` events (consumer `intervention-service.tickets`). Rows are
+//! inserted as `new` when this service asks for the ticket, so tickets that are not ours
+//! are never stored and `ticket.created` would tell nothing new (it is not bound: one
+//! message fewer per ticket on the broker); an event only moves a row forward (by the
+//! ticket's event sequence), so redelivery and reordering are harmless.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use loopdesk_contracts::{
     Scope,
-    events::{TICKET_CREATED, TICKET_STATUS_CHANGED, TicketEvent},
+    events::{TICKET_STATUS_CHANGED, TicketEvent},
     ids::TicketId,
     tickets::Status,
 };
@@ -20,6 +21,9 @@ use loopdesk_storage::{Conn, Pool};
 
 use crate::{apply::ApplyError, schema::intervention_tickets as tickets};
 
+/// The `source` of every ticket an intervention creates.
+pub const TICKET_SOURCE: &str = "intervention";
+
 /// Name of the consumer (and its queue suffix).
 pub const CONSUMER: &str = "intervention-service.tickets";
 
@@ -27,10 +31,7 @@ pub const CONSUMER: &str = "intervention-service.tickets";
 pub fn spec(concurrency: usize) -> ConsumerSpec {
     ConsumerSpec {
         name: CONSUMER.to_owned(),
-        bindings: vec![
-            Binding::Event(TICKET_CREATED.to_owned()),
-            Binding::Event(TICKET_STATUS_CHANGED.to_owned()),
-        ],
+        bindings: vec![Binding::Event(TICKET_STATUS_CHANGED.to_owned())],
         prefetch: None,
         concurrency,
     }
@@ -113,6 +114,11 @@ impl Handler for StatusHandler {
                 };
             }
         };
+        if event.data.ticket.source != TICKET_SOURCE {
+            // Not one of ours (this service creates its tickets with this source): no row
+            // to move, so no round trip to the database either.
+            return Outcome::Ack;
+        }
         let result = async {
             let mut conn = self
                 .pool

@@ -57,6 +57,9 @@ pub async fn apply(
                 );
                 enqueue(conn, &created).await?;
                 initial::post(conn, scope, &ticket, &command, request).await?;
+                // Initial responses move nothing on the ticket row itself: the ticket as
+                // stored is the one just inserted.
+                return Ok(ticket);
             }
         }
         store::find(conn, scope, &id).await?.ok_or_else(|| {

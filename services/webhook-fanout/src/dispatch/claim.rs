@@ -64,28 +64,37 @@ struct Claimed {
 
 // Each endpoint gets at most its remaining share ($4/$5: endpoints with attempts in
 // flight and how many more they may take; $6 for the others), so nothing claimed has to
-// be handed back. The window runs over unlocked candidates; the lock is taken after,
-// since FOR UPDATE cannot sit beside a window function.
+// be handed back. The oldest due rows are taken first, by the partial index alone (an
+// ordered range scan that stops at the `LIMIT`, so a backlog of any size costs the
+// same: nothing here may make the planner join or sort the whole backlog); endpoints
+// are checked and ranked over those few only. A disabled endpoint has no pending
+// deliveries (disabling kills them in the same transaction), so the check only guards
+// against a race. The lock is taken last, since FOR UPDATE cannot sit beside a window
+// function.
 const CLAIM: &str = "
-WITH candidates AS (
-    SELECT d.id, d.next_attempt_at,
-           row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at) AS rank,
-           COALESCE(
-               (SELECT u.room FROM unnest($4::text[], $5::int[]) AS u(id, room) WHERE u.id = d.endpoint_id),
-               $6
-           ) AS room
+WITH oldest AS (
+    SELECT d.id, d.endpoint_id, d.next_attempt_at
     FROM deliveries d
     WHERE d.status = 'pending'
       AND d.next_attempt_at <= now()
       AND (d.locked_until IS NULL OR d.locked_until < now())
       AND NOT (d.endpoint_id = ANY($2))
-      AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = d.endpoint_id AND e.enabled)
     ORDER BY d.next_attempt_at
     LIMIT $1 * 4
+), candidates AS (
+    SELECT o.id, o.next_attempt_at,
+           row_number() OVER (PARTITION BY o.endpoint_id ORDER BY o.next_attempt_at) AS rank,
+           COALESCE(
+               (SELECT u.room FROM unnest($4::text[], $5::int[]) AS u(id, room) WHERE u.id = o.endpoint_id),
+               $6
+           ) AS room
+    FROM oldest o
+    WHERE EXISTS (SELECT 1 FROM endpoints e WHERE e.id = o.endpoint_id AND e.enabled)
 ), due AS (
     SELECT d.id FROM deliveries d
     JOIN candidates c ON c.id = d.id
     WHERE c.rank <= c.room
+      AND d.status = 'pending'
       AND (d.locked_until IS NULL OR d.locked_until < now())
     ORDER BY c.next_attempt_at
     LIMIT $1

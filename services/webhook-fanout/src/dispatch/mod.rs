@@ -7,6 +7,7 @@
 mod claim;
 mod record;
 mod send;
+mod successes;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -18,6 +19,7 @@ pub use claim::Job;
 pub use send::{AttemptReport, Sender};
 
 use loopdesk_outbound::RetrySchedule;
+use successes::Successes;
 
 /// How the dispatcher behaves.
 #[derive(Debug, Clone)]
@@ -43,6 +45,7 @@ pub struct Dispatcher {
 struct Inner {
     pool: Pool,
     sender: Sender,
+    successes: Successes,
     schedule: RetrySchedule,
     settings: DispatchSettings,
     permits: Arc<Semaphore>,
@@ -52,7 +55,8 @@ struct Inner {
 }
 
 impl Dispatcher {
-    /// A dispatcher sending with `sender` on `schedule`.
+    /// A dispatcher sending with `sender` on `schedule`. Starts its success writer on the
+    /// current runtime.
     pub fn new(
         pool: Pool,
         sender: Sender,
@@ -61,6 +65,7 @@ impl Dispatcher {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                successes: Successes::start(pool.clone()),
                 pool,
                 sender,
                 schedule,
@@ -168,14 +173,17 @@ impl Dispatcher {
     async fn deliver(&self, job: &Job) {
         let inner = &self.inner;
         let report = inner.sender.attempt(job).await;
-        tracing::info!(
-            delivery = %job.delivery_id,
-            attempt = job.attempt,
-            status = ?report.status_code,
-            succeeded = report.succeeded,
-            error = ?report.error.as_deref().or(report.refused_reason.as_deref()),
-            "webhook attempt"
-        );
+        let error = report.error.as_deref().or(report.refused_reason.as_deref());
+        // Every attempt is kept in `delivery_attempts`; the log carries the failures.
+        if report.succeeded {
+            tracing::debug!(delivery = %job.delivery_id, attempt = job.attempt, status = ?report.status_code, "webhook delivered");
+        } else {
+            tracing::info!(delivery = %job.delivery_id, attempt = job.attempt, status = ?report.status_code, error, "webhook attempt failed");
+        }
+        record::observe(&report);
+        if report.succeeded && inner.successes.record(job, &report).await {
+            return;
+        }
         // The lease keeps others off this delivery while we retry recording.
         let mut wait = Duration::from_millis(100);
         for _ in 0..5 {

@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// Counts the attempt by outcome, with its latency, for `/metrics`.
-fn observe(report: &AttemptReport) {
+pub(crate) fn observe(report: &AttemptReport) {
     let outcome = if report.succeeded {
         "succeeded"
     } else if report.refused_reason.is_some() {
@@ -39,7 +39,6 @@ pub async fn record(
     schedule: &RetrySchedule,
     disable_after: chrono::Duration,
 ) -> QueryResult<()> {
-    observe(report);
     loopdesk_storage::transaction(pool, async |conn| {
         let current: Option<(String, i32)> = deliveries::table
             .find(&job.delivery_id)
