@@ -1,7 +1,7 @@
 //! Applying `ticket.create`: the ticket row, its SLA targets, its first history entry, its
 //! inbox record and its `ticket.created` event commit together, or not at all.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use loopdesk_contracts::{
     Actor, DomainError, FieldError, Scope,
     commands::CreateTicket,
@@ -39,7 +39,9 @@ pub async fn apply(
             if let Some(original) = command.ticket.follow_up_of {
                 check_follow_up(conn, scope, &original).await?;
             }
-            let mut row = TicketRow::new(scope, &command.ticket, Utc::now());
+            // PostgreSQL keeps microseconds: so does the ticket answered without a re-read.
+            let now = Utc::now().trunc_subsecs(6);
+            let mut row = TicketRow::new(scope, &command.ticket, now);
             let sla = policy::find(conn, scope, command.ticket.priority).await?;
             clock::apply_policy(&mut row, sla.as_ref());
             // `ticket.created` is 1; each initial response's event follows it.
