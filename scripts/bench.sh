@@ -53,7 +53,7 @@ key=$("$bin/loopdesk" token create --tenant "$tenant" --env test \
     --abilities create-ticket,tickets:read,webhooks:admin --label "make bench" --ttl-days 1 2>/dev/null)
 
 services=()
-for name in api-gateway ticket-service webhook-fanout; do
+for name in api-gateway ticket-service intervention-service webhook-fanout epilog-dispatcher; do
     if [[ -f "$RUN_DIR/$name.pid" ]]; then
         services+=(--service "$name=$(<"$RUN_DIR/$name.pid")")
     fi

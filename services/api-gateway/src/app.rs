@@ -140,8 +140,12 @@ impl Application {
         })
         .disable_signals()
         .shutdown_timeout(settings.shutdown.drain_timeout_secs)
-        .listen(listener)?
-        .run();
+        .max_connections(settings.http.max_connections_per_worker);
+        let server = match settings.http.workers {
+            0 => server,
+            n => server.workers(n),
+        };
+        let server = server.listen(listener)?.run();
 
         Ok(Self {
             port,

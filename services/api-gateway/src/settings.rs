@@ -50,6 +50,12 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// How long a write waits for the owner before answering 202.
     pub reply_deadline_ms: u64,
+    /// Connections served at once by each worker thread; more wait in the listen
+    /// backlog. Bounds the memory an overload can take (each connection holds buffers
+    /// and, while its request runs, a pending command).
+    pub max_connections_per_worker: usize,
+    /// Worker threads serving HTTP; 0 is one per CPU.
+    pub workers: usize,
 }
 
 /// Owning services' internal read APIs.
@@ -147,6 +153,13 @@ impl Validate for Settings {
             1,
             60_000,
         )?;
+        require_range(
+            "http.max_connections_per_worker",
+            self.http.max_connections_per_worker,
+            1,
+            100_000,
+        )?;
+        require_range("http.workers", self.http.workers, 0, 256)?;
         require_non_empty("database.schema", &self.database.schema)?;
         require_non_empty("broker.prefix", &self.broker.prefix)?;
         require_non_empty("owners.tickets_url", &self.owners.tickets_url)?;

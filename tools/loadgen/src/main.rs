@@ -114,8 +114,13 @@ async fn main() -> anyhow::Result<()> {
         .context("creating the benchmark's webhook endpoint")?;
     receiver.expect("/e2e", &secret)?;
     let e2e_bar = bar(args.tickets, "end to end");
+    let cpu_before = procs::CpuSnapshot::take(&args.services);
     let end_to_end =
         load::closed_loop(&api, &receiver, args.tickets, args.concurrency, &e2e_bar).await;
+    let cpu_per_ticket = cpu_before.shares(
+        &procs::CpuSnapshot::take(&args.services),
+        end_to_end.delivered,
+    );
     e2e_bar.finish_with_message(format!("{:.0} tickets/s", end_to_end.tickets_per_s));
 
     let open_bar = bar(args.rate * args.duration, "open loop");
@@ -154,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
             concurrency: args.concurrency,
         },
         end_to_end,
+        cpu_per_ticket,
         open_loop: open,
         open_loop_rate: args.rate,
         fanout,

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{
     load::{CURVE, Fanout, Run},
-    procs::Usage,
+    procs::{CpuShare, Usage},
 };
 
 /// The machine the run happened on.
@@ -73,6 +73,8 @@ pub struct Results {
     pub raw: Raw,
     /// Closed loop.
     pub end_to_end: Run,
+    /// Where the closed loop's CPU went, per delivered ticket.
+    pub cpu_per_ticket: Vec<CpuShare>,
     /// Fixed rate.
     pub open_loop: Run,
     /// Offered rate of the open loop.
@@ -178,6 +180,21 @@ pub fn markdown(r: &Results) -> String {
             check(s.peak_rss_mb < 64.0)
         );
     }
+    let _ = writeln!(
+        out,
+        "\nWhere the end-to-end run's CPU went ({} cores, so at most {:.2} ms of CPU per ticket at 1,000 tickets/s):\n",
+        r.machine.cpus, r.machine.cpus as f64
+    );
+    let _ = writeln!(out, "| process | CPU s | ms per ticket |\n|---|---|---|");
+    let total: f64 = r.cpu_per_ticket.iter().map(|c| c.ms_per_ticket).sum();
+    for c in &r.cpu_per_ticket {
+        let _ = writeln!(
+            out,
+            "| {} | {:.1} | {:.2} |",
+            c.name, c.cpu_seconds, c.ms_per_ticket
+        );
+    }
+    let _ = writeln!(out, "| **all** | | **{total:.2}** |");
     out
 }
 
