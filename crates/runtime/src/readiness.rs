@@ -7,6 +7,7 @@ use loopdesk_web::Readiness;
 use tokio_util::sync::CancellationToken;
 
 /// What a service depends on.
+#[derive(Clone)]
 pub struct Dependencies {
     /// The broker connection.
     pub broker: Broker,

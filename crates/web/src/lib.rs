@@ -1,5 +1,6 @@
 //! HTTP mechanisms shared by Loopdesk services: RFC 9457 problems, a strict JSON body
-//! extractor, health routes and problem answers for unknown routes.
+//! extractor, health routes, problem answers for unknown routes, and the server every
+//! owning service's internal API runs on.
 
 pub mod defaults;
 pub mod health;

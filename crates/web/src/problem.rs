@@ -80,6 +80,17 @@ impl Problem {
         )
     }
 
+    /// 400 `invalid_cursor`: a paging cursor that no earlier page handed out; `detail` says
+    /// which parameter carries one.
+    pub fn invalid_cursor(detail: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "Invalid cursor",
+            detail,
+        )
+    }
+
     /// 503 `service_unavailable` with `Retry-After`.
     pub fn unavailable(detail: impl Into<String>, retry_after_secs: u64) -> Self {
         Self::new(
@@ -169,5 +180,27 @@ impl ResponseError for Problem {
 impl Serialize for Problem {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_cursor_is_a_400_with_its_own_code_and_the_given_detail() {
+        let problem = Problem::invalid_cursor("`cursor` must come from a previous page");
+        assert_eq!(problem.status(), StatusCode::BAD_REQUEST);
+        let document = serde_json::to_value(&problem).unwrap_or_default();
+        assert_eq!(
+            document,
+            serde_json::json!({
+                "type": "https://docs.loopdesk.dev/errors/invalid_cursor",
+                "title": "Invalid cursor",
+                "status": 400,
+                "detail": "`cursor` must come from a previous page",
+                "code": "invalid_cursor",
+            })
+        );
     }
 }

@@ -1,14 +1,14 @@
 //! Wiring: keys, database, broker and routes, started and stopped together.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::{net::TcpListener, time::Duration};
 
 use actix_web::{App, HttpServer, middleware, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_auth::RevocationList;
 use loopdesk_messaging::Broker;
-use loopdesk_runtime::{Dependencies, Shell};
+use loopdesk_runtime::{Service, Startup};
 use loopdesk_storage::Pool;
-use loopdesk_web::{BodyLimit, Readiness, defaults, health, tracing_mw::trace_requests};
+use loopdesk_web::{BodyLimit, defaults, health, tracing_mw::trace_requests};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -29,11 +29,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// A built, listening gateway.
 pub struct Application {
-    port: u16,
-    shell: Shell,
-    shutdown: CancellationToken,
-    broker: Broker,
-    pool: Pool,
+    service: Service,
 }
 
 impl Application {
@@ -43,10 +39,8 @@ impl Application {
         // reqwest is built without a default TLS provider; pick ring once per process.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let key_ring = keys::key_ring(&settings.auth)?;
-        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
-        let pool = loopdesk_storage::build_pool(&settings.database)?;
-        let shutdown = CancellationToken::new();
-        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+        let startup = Startup::begin(&settings.database, &settings.broker, MIGRATIONS).await?;
+        let (pool, broker, shutdown) = (startup.pool(), startup.broker(), startup.shutdown());
 
         let state = web::Data::new(GatewayState {
             commands: CommandBus::new(
@@ -109,20 +103,11 @@ impl Application {
                     },
                 )
             }),
-            tokio::spawn(loopdesk_storage::report_pool_metrics(
-                pool.clone(),
-                settings.database.schema.clone(),
-                shutdown.clone(),
-            )),
         ];
 
         let listener = TcpListener::bind(format!("{}:{}", settings.http.host, settings.http.port))?;
         let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
-            broker: broker.clone(),
-            pool: pool.clone(),
-            shutdown: shutdown.clone(),
-        });
+        let readiness = startup.readiness();
         let body_limit = BodyLimit(settings.http.body_limit);
         let app_pool = web::Data::new(pool.clone());
         let server = HttpServer::new(move || {
@@ -148,43 +133,34 @@ impl Application {
         let server = server.listen(listener)?.run();
 
         Ok(Self {
-            port,
-            shell: Shell::new(
-                server,
-                workers,
-                shutdown.clone(),
-                settings.shutdown.drain_timeout(),
-            ),
-            shutdown,
-            broker,
-            pool,
+            service: startup.serve(port, server, workers, &settings.shutdown),
         })
     }
 
     /// The HTTP port actually bound.
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The broker connection.
     pub fn broker(&self) -> &Broker {
-        &self.broker
+        self.service.broker()
     }
 
     /// The database pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.service.pool()
     }
 
     /// A token that stops the gateway when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.service.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then stops taking requests, lets
     /// in-flight ones finish, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.shell.run_until_stopped().await;
+        self.service.run_until_stopped().await;
         Ok(())
     }
 }

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
     FieldError,
-    epilogs::{EpilogCommand, EpilogReply, EpilogStatus, RETRY_EPILOG},
-    ids::{EpilogJobId, MessageId},
+    epilogs::{EpilogCommand, EpilogReply, EpilogStatus},
+    ids::EpilogJobId,
 };
 use loopdesk_web::Problem;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use crate::{
     command_bus::Sent,
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
-    tickets::create::problem_answer,
+    writes::send_command,
 };
 
 /// Registers the epilog routes (under `/v1`).
@@ -106,14 +106,8 @@ pub async fn get_job(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::TicketsRead)?;
     let id = job_id(&id)?;
-    state
-        .epilogs
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/epilog_jobs/{id}"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/epilog_jobs/{id}");
+    state.epilogs.relay(&caller, &path).await
 }
 
 /// `POST /v1/epilog_jobs/{id}/retry`: a failed or rejected job is due again now.
@@ -140,38 +134,29 @@ pub async fn retry_job(
         job_id,
         actor: caller.actor(),
     };
-    let scope = caller.scope();
-    let state = &state;
-    state
-        .idempotency
-        .run(
-            &keyed,
-            move || (job_id.to_string(), MessageId::generate().to_string()),
-            |claim| async move {
-                let sent = state
-                    .commands
-                    .send::<_, EpilogReply>(&scope, &claim.message_id, RETRY_EPILOG, &command)
-                    .await?;
-                Ok(match sent {
-                    Sent::Answered(EpilogReply::Rejected { error }) => {
-                        problem_answer(&error.into())
-                    }
-                    Sent::Answered(EpilogReply::Job { job }) => {
-                        Answer::json(StatusCode::ACCEPTED, &job, None)
-                    }
-                    Sent::Queued => Answer::json(
-                        StatusCode::ACCEPTED,
-                        &serde_json::json!({
-                            "id": claim.resource_id,
-                            "state": "accepted",
-                            "detail": "the retry is queued",
-                        }),
-                        None,
-                    ),
-                })
-            },
-        )
-        .await
+    send_command(
+        &state,
+        &caller,
+        &keyed,
+        job_id.to_string(),
+        |_| Ok(command),
+        |sent, id| match sent {
+            Sent::Answered(EpilogReply::Job { job }) => {
+                Answer::json(StatusCode::ACCEPTED, &job, None)
+            }
+            // Queued: a refusal is answered before `render`.
+            Sent::Answered(EpilogReply::Rejected { .. }) | Sent::Queued => Answer::json(
+                StatusCode::ACCEPTED,
+                &serde_json::json!({
+                    "id": id,
+                    "state": "accepted",
+                    "detail": "the retry is queued",
+                }),
+                None,
+            ),
+        },
+    )
+    .await
 }
 
 /// A path's job id; a malformed one is simply not found.

@@ -67,6 +67,11 @@ impl Answer {
         }
     }
 
+    /// A problem (a refusal) as a recorded answer, so it replays.
+    pub fn problem(problem: &Problem) -> Self {
+        Self::json(problem.status(), problem, None)
+    }
+
     /// Answers the first caller with `shown` while recording `self` for replays: for
     /// bodies holding a secret that must be shown exactly once.
     pub fn showing_once(mut self, shown: String) -> Self {

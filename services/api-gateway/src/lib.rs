@@ -20,6 +20,7 @@ pub mod settings;
 pub mod state;
 pub mod tickets;
 pub mod webhooks;
+pub mod writes;
 
 pub use app::Application;
 pub use settings::Settings;

@@ -12,6 +12,8 @@ use loopdesk_web::{
 };
 use serde::Serialize;
 
+use crate::caller::Caller;
+
 /// An HTTP client for one owning service.
 #[derive(Clone)]
 pub struct OwnerClient {
@@ -73,6 +75,14 @@ impl OwnerClient {
             answer.insert_header(("ETag", etag));
         }
         Ok(answer.body(body))
+    }
+
+    /// GETs `path` (no query) in `caller`'s scope and relays the answer, as [`get`]
+    /// does: the read of one resource.
+    ///
+    /// [`get`]: Self::get
+    pub async fn relay(&self, caller: &Caller, path: &str) -> Result<HttpResponse, Problem> {
+        self.get(&caller.scope(), path, &()).await
     }
 
     fn unreachable(&self, e: reqwest::Error) -> Problem {

@@ -1,15 +1,13 @@
 //! Wiring: database, broker, consumers, the dispatcher, the outbox relay and the
 //! internal HTTP API, started and stopped together.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::time::Duration;
 
-use actix_web::{App, HttpServer, middleware, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_contracts::epilogs::{ALL_EPILOG_COMMANDS, INTERVENTION_SUBMITTED};
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
-use loopdesk_runtime::{Dependencies, Shell};
-use loopdesk_storage::{Pool, Relay, RelaySettings};
-use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
+use loopdesk_runtime::{Service, Startup};
+use loopdesk_storage::{Pool, Relay};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -29,11 +27,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// A built, listening epilog-dispatcher.
 pub struct Application {
-    port: u16,
-    shell: Shell,
-    shutdown: CancellationToken,
-    broker: Broker,
-    pool: Pool,
+    service: Service,
     dispatcher: Dispatcher,
 }
 
@@ -46,19 +40,10 @@ impl Application {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let schedule = settings.schedule()?;
         let allow = settings.allow_list()?;
-        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
-        let pool = loopdesk_storage::build_pool(&settings.database)?;
-        let shutdown = CancellationToken::new();
-        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+        let startup = Startup::begin(&settings.database, &settings.broker, MIGRATIONS).await?;
+        let (pool, broker, shutdown) = (startup.pool(), startup.broker(), startup.shutdown());
 
-        let relay = Relay::new(
-            pool.clone(),
-            broker.publisher(),
-            RelaySettings {
-                batch_size: settings.relay.batch_size,
-                poll_interval_ms: settings.relay.poll_interval_ms,
-            },
-        );
+        let relay = Relay::new(pool.clone(), broker.publisher(), settings.relay.clone());
         let lookup = RemoteLookup::new(
             &settings.owners.interventions_url,
             Duration::from_millis(settings.owners.timeout_ms),
@@ -75,7 +60,7 @@ impl Application {
             },
         );
         let submissions = spawn_consumer(
-            &broker,
+            broker,
             ConsumerSpec {
                 name: SUBMISSION_CONSUMER.to_owned(),
                 bindings: vec![Binding::Event(INTERVENTION_SUBMITTED.to_owned())],
@@ -85,7 +70,7 @@ impl Application {
             SubmissionHandler::new(pool.clone(), dispatcher.clone()),
         );
         let commands = spawn_consumer(
-            &broker,
+            broker,
             ConsumerSpec {
                 name: COMMAND_CONSUMER.to_owned(),
                 bindings: ALL_EPILOG_COMMANDS
@@ -98,72 +83,38 @@ impl Application {
             CommandHandler::new(pool.clone(), broker.publisher(), dispatcher.clone()),
         );
         let workers = vec![
-            tokio::spawn(loopdesk_storage::report_pool_metrics(
-                pool.clone(),
-                settings.database.schema.clone(),
-                shutdown.clone(),
-            )),
             submissions,
             commands,
             tokio::spawn(dispatcher.clone().run(shutdown.clone())),
             tokio::spawn(relay.run(shutdown.clone())),
             tokio::spawn(loopdesk_runtime::purge_inbox(
                 pool.clone(),
-                chrono::Duration::hours(settings.inbox.retention_hours),
+                settings.inbox.retention(),
                 shutdown.clone(),
             )),
         ];
 
-        let listener = TcpListener::bind(settings.http.address())?;
-        let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
-            broker: broker.clone(),
-            pool: pool.clone(),
-            shutdown: shutdown.clone(),
-        });
-        let app_pool = web::Data::new(pool.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(middleware::from_fn(trace_requests))
-                .app_data(app_pool.clone())
-                .configure(defaults::configure)
-                .configure(health::configure(readiness.clone()))
-                .configure(http::configure)
-                .default_service(web::to(defaults::route_not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown.drain_timeout_secs)
-        .listen(listener)?
-        .run();
-
+        let service =
+            startup.serve_internal(&settings.http, &settings.shutdown, workers, http::configure)?;
         Ok(Self {
-            port,
-            shell: Shell::new(
-                server,
-                workers,
-                shutdown.clone(),
-                settings.shutdown.drain_timeout(),
-            ),
-            shutdown,
-            broker,
-            pool,
+            service,
             dispatcher,
         })
     }
 
     /// The HTTP port actually bound.
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The broker connection.
     pub fn broker(&self) -> &Broker {
-        &self.broker
+        self.service.broker()
     }
 
     /// The database pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.service.pool()
     }
 
     /// The epilog worker (already running; tests may step it).
@@ -173,13 +124,13 @@ impl Application {
 
     /// A token that stops the service when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.service.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
     /// requests and messages, lets in-flight calls finish and record, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.shell.run_until_stopped().await;
+        self.service.run_until_stopped().await;
         Ok(())
     }
 }

@@ -1,12 +1,13 @@
 //! The internal read API the gateway uses. It trusts the gateway for authentication and
 //! takes the caller's scope from headers; it is not exposed publicly.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, web};
 use loopdesk_contracts::{
     FieldError,
     epilogs::{EpilogJobDetail, EpilogStatus},
     ids::EpilogJobId,
 };
+use loopdesk_runtime::ReadDatabase;
 use loopdesk_storage::Pool;
 use loopdesk_web::{Problem, internal::CallerScope};
 use serde::Deserialize;
@@ -14,6 +15,9 @@ use serde::Deserialize;
 use crate::store::{self, StoreError};
 
 const DEFAULT_LIMIT: i64 = 20;
+
+/// The database the reads come from.
+const DATABASE: ReadDatabase = ReadDatabase::of("epilog");
 
 /// Registers the internal routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,7 +51,7 @@ async fn list_jobs(
         })?),
     };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, 100);
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = store::list(&mut conn, &scope.0, status, limit, params.cursor.as_deref())
         .await
         .map_err(store_problem)?;
@@ -60,7 +64,7 @@ async fn get_job(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let id: EpilogJobId = id.parse().map_err(|_| not_found())?;
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let row = store::find(&mut conn, &scope.0, &id)
         .await
         .map_err(store_problem)?
@@ -76,19 +80,12 @@ fn not_found() -> Problem {
     Problem::not_found("epilog job")
 }
 
-fn db_unavailable() -> Problem {
-    Problem::unavailable("the epilog database is unavailable", 2)
-}
-
 fn store_problem(e: StoreError) -> Problem {
     match e {
-        StoreError::BadCursor => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "Invalid cursor",
-            "`cursor` must be a value from a previous page",
-        ),
-        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        StoreError::BadCursor => {
+            Problem::invalid_cursor("`cursor` must be a value from a previous page")
+        }
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => DATABASE.unavailable(),
         other => {
             tracing::error!(error = %other, "epilog read failed");
             Problem::internal()

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use loopdesk_messaging::BrokerSettings;
 use loopdesk_outbound::{AllowList, RetrySchedule};
-use loopdesk_runtime::ShutdownSettings;
-use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
-use loopdesk_storage::DatabaseSettings;
+use loopdesk_runtime::{ConsumerSettings, InboxSettings, ShutdownSettings, sections};
+use loopdesk_settings::{SettingsError, Validate, require_range};
+use loopdesk_storage::{DatabaseSettings, RelaySettings};
 use loopdesk_telemetry::TelemetrySettings;
 use loopdesk_web::HttpSettings;
 use serde::Deserialize;
@@ -40,29 +40,6 @@ pub struct Settings {
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
-}
-
-/// Consumer tuning.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsumerSettings {
-    /// Messages handled at once per consumer.
-    pub concurrency: usize,
-}
-
-/// Outbox relay tuning.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RelaySettings {
-    /// Rows published per transaction.
-    pub batch_size: i64,
-    /// Poll period when nothing wakes the relay.
-    pub poll_interval_ms: u64,
-}
-
-/// Inbox retention.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InboxSettings {
-    /// How long processed message ids are remembered.
-    pub retention_hours: i64,
 }
 
 /// Epilog attempts.
@@ -131,18 +108,10 @@ impl Settings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        require_non_empty("http.host", &self.http.host)?;
-        self.shutdown.validate()?;
-        require_non_empty("database.schema", &self.database.schema)?;
-        require_non_empty("broker.prefix", &self.broker.prefix)?;
-        require_range("consumer.concurrency", self.consumer.concurrency, 1, 1000)?;
+        sections::validate(&self.http, &self.shutdown, &self.database, &self.broker)?;
+        self.consumer.validate()?;
         require_range("relay.batch_size", self.relay.batch_size, 1, 10_000)?;
-        require_range(
-            "inbox.retention_hours",
-            self.inbox.retention_hours,
-            1,
-            24 * 365,
-        )?;
+        self.inbox.validate()?;
         self.schedule()?;
         self.allow_list()?;
         let dispatch = &self.dispatch;

@@ -2,15 +2,15 @@
 //! It trusts its callers for authentication and takes the scope from headers; it is not
 //! exposed publicly.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, web};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use loopdesk_contracts::{ids::TicketId, interventions::Intervention, pagination::Page};
+use loopdesk_runtime::ReadDatabase;
 use loopdesk_storage::Pool;
-use loopdesk_web::{Problem, internal::CallerScope};
+use loopdesk_web::{
+    Problem,
+    internal::{CallerScope, with_version},
+};
 use serde::Deserialize;
 
 use crate::{
@@ -21,6 +21,9 @@ use crate::{
     payloads::panel,
     secrets::SecretBox,
 };
+
+/// The database the reads come from.
+const DATABASE: ReadDatabase = ReadDatabase::of("intervention");
 
 /// Registers the internal routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -55,7 +58,7 @@ async fn list(
         Some(cursor) => Some(decode_cursor(cursor).ok_or_else(bad_cursor)?),
         None => None,
     };
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let mut data = store::page(&mut conn, &scope.0, after.as_deref(), limit + 1)
         .await
         .map_err(store_problem)?;
@@ -83,14 +86,12 @@ async fn get(
     scope: CallerScope,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let found = store::find(&mut conn, &scope.0, &name)
         .await
         .map_err(store_problem)?
         .ok_or_else(|| Problem::not_found("intervention"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{}\"", found.version)))
-        .json(found))
+    Ok(with_version(found.version, &found))
 }
 
 async fn templates(
@@ -98,7 +99,7 @@ async fn templates(
     scope: CallerScope,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     store::find_row(&mut conn, &scope.0, &name, false)
         .await
         .map_err(|e| store_problem(e.into()))?
@@ -115,7 +116,7 @@ async fn remote_settings(
     scope: CallerScope,
     name: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let settings = remote::settings(&mut conn, &secrets, &scope.0, &name)
         .await
         .map_err(|e| match e {
@@ -135,7 +136,7 @@ async fn ticket_panel(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let items = panel::of_ticket(&mut conn, &scope.0, &id)
         .await
         .map_err(store_problem)?;
@@ -143,21 +144,12 @@ async fn ticket_panel(
 }
 
 fn bad_cursor() -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_cursor",
-        "Invalid cursor",
-        "`cursor` must be a `next_cursor` value from a previous page",
-    )
-}
-
-fn db_unavailable() -> Problem {
-    Problem::unavailable("the intervention database is unavailable", 2)
+    Problem::invalid_cursor("`cursor` must be a `next_cursor` value from a previous page")
 }
 
 fn store_problem(e: StoreError) -> Problem {
     match e {
-        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => DATABASE.unavailable(),
         other => {
             tracing::error!(error = %other, "intervention read failed");
             Problem::internal()

@@ -1,14 +1,12 @@
 //! Wiring: database, broker, consumer, relay and the internal HTTP API, started and
 //! stopped together.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
-use loopdesk_runtime::{Dependencies, Shell};
-use loopdesk_storage::{Pool, Relay, RelaySettings as StorageRelaySettings};
-use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
+use loopdesk_runtime::{Service, Startup};
+use loopdesk_storage::{Pool, Relay};
 use tokio_util::sync::CancellationToken;
 
 use crate::{commands::CommandHandler, http, settings::Settings, sla};
@@ -21,33 +19,20 @@ pub const COMMAND_CONSUMER: &str = "ticket-service.commands";
 
 /// A built, listening ticket service.
 pub struct Application {
-    port: u16,
-    shell: Shell,
-    shutdown: CancellationToken,
-    broker: Broker,
-    pool: Pool,
+    service: Service,
 }
 
 impl Application {
     /// Migrates the database, connects to the broker (in the background), starts the
     /// consumer, the relay and the HTTP server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
-        let pool = loopdesk_storage::build_pool(&settings.database)?;
-        let shutdown = CancellationToken::new();
-        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+        let startup = Startup::begin(&settings.database, &settings.broker, MIGRATIONS).await?;
+        let (pool, broker, shutdown) = (startup.pool(), startup.broker(), startup.shutdown());
 
-        let relay = Relay::new(
-            pool.clone(),
-            broker.publisher(),
-            StorageRelaySettings {
-                batch_size: settings.relay.batch_size,
-                poll_interval_ms: settings.relay.poll_interval_ms,
-            },
-        );
+        let relay = Relay::new(pool.clone(), broker.publisher(), settings.relay.clone());
         let handler = CommandHandler::new(pool.clone(), broker.publisher(), relay.clone());
         let consumer = spawn_consumer(
-            &broker,
+            broker,
             ConsumerSpec {
                 name: COMMAND_CONSUMER.to_owned(),
                 bindings: loopdesk_contracts::commands::ALL_TICKET_COMMANDS
@@ -60,11 +45,6 @@ impl Application {
             handler,
         );
         let workers = vec![
-            tokio::spawn(loopdesk_storage::report_pool_metrics(
-                pool.clone(),
-                settings.database.schema.clone(),
-                shutdown.clone(),
-            )),
             consumer,
             tokio::spawn(sla::checker::run(
                 pool.clone(),
@@ -76,71 +56,40 @@ impl Application {
             tokio::spawn(relay.run(shutdown.clone())),
             tokio::spawn(loopdesk_runtime::purge_inbox(
                 pool.clone(),
-                chrono::Duration::hours(settings.inbox.retention_hours),
+                settings.inbox.retention(),
                 shutdown.clone(),
             )),
         ];
 
-        let listener = TcpListener::bind(settings.http.address())?;
-        let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
-            broker: broker.clone(),
-            pool: pool.clone(),
-            shutdown: shutdown.clone(),
-        });
-        let app_pool = pool.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(trace_requests))
-                .app_data(web::Data::new(app_pool.clone()))
-                .configure(defaults::configure)
-                .configure(health::configure(readiness.clone()))
-                .configure(http::configure)
-                .default_service(web::to(defaults::route_not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown.drain_timeout_secs)
-        .listen(listener)?
-        .run();
-
-        Ok(Self {
-            port,
-            shell: Shell::new(
-                server,
-                workers,
-                shutdown.clone(),
-                settings.shutdown.drain_timeout(),
-            ),
-            shutdown,
-            broker,
-            pool,
-        })
+        let service =
+            startup.serve_internal(&settings.http, &settings.shutdown, workers, http::configure)?;
+        Ok(Self { service })
     }
 
     /// The HTTP port actually bound.
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The broker connection (tests use it to declare their own listeners).
     pub fn broker(&self) -> &Broker {
-        &self.broker
+        self.service.broker()
     }
 
     /// The database pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.service.pool()
     }
 
     /// A token that stops the service when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.service.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
     /// requests and messages, lets in-flight work finish, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.shell.run_until_stopped().await;
+        self.service.run_until_stopped().await;
         Ok(())
     }
 }

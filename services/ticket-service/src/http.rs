@@ -1,14 +1,14 @@
 //! The internal read API the gateway uses. It trusts the gateway for authentication and
 //! takes the caller's scope from headers; it is not exposed publicly.
 
-use actix_web::{
-    HttpResponse,
-    http::{StatusCode, header},
-    web,
-};
+use actix_web::{HttpResponse, web};
 use loopdesk_contracts::{Scope, ids::TicketId, tickets::TicketQuery};
+use loopdesk_runtime::ReadDatabase;
 use loopdesk_storage::Pool;
-use loopdesk_web::{Problem, internal::CallerScope};
+use loopdesk_web::{
+    Problem,
+    internal::{CallerScope, with_version},
+};
 
 use crate::{
     sla::policy,
@@ -19,6 +19,9 @@ use crate::{
         store::{self, StoreError},
     },
 };
+
+/// The database the reads come from.
+const DATABASE: ReadDatabase = ReadDatabase::of("ticket");
 
 /// Registers the internal routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,14 +46,12 @@ async fn get_ticket(
 ) -> Result<HttpResponse, Problem> {
     // A malformed id cannot exist: the same 404 as a missing one.
     let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let ticket = store::find(&mut conn, &scope.0, &id)
         .await
         .map_err(store_problem)?
         .ok_or_else(|| Problem::not_found("ticket"))?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, format!("\"{}\"", ticket.version)))
-        .json(ticket))
+    Ok(with_version(ticket.version, &ticket))
 }
 
 async fn list_tickets(
@@ -58,7 +59,7 @@ async fn list_tickets(
     scope: CallerScope,
     query: web::Query<TicketQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = list::list(&mut conn, &scope.0, &query)
         .await
         .map_err(store_problem)?;
@@ -92,7 +93,7 @@ async fn list_responses(
     id: web::Path<String>,
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let id = visible_ticket(&mut conn, &scope.0, &id).await?;
     let page = thread::store::page(
         &mut conn,
@@ -112,7 +113,7 @@ async fn get_response(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, Problem> {
     let (id, response) = path.into_inner();
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let id = visible_ticket(&mut conn, &scope.0, &id).await?;
     let response = response
         .parse()
@@ -129,7 +130,7 @@ async fn history(
     scope: CallerScope,
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let id = visible_ticket(&mut conn, &scope.0, &id).await?;
     let entries = status_history::of(&mut conn, &id)
         .await
@@ -138,26 +139,19 @@ async fn history(
 }
 
 async fn list_policies(pool: web::Data<Pool>, scope: CallerScope) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let policies = policy::list(&mut conn, &scope.0)
         .await
         .map_err(|e| store_problem(e.into()))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "data": policies })))
 }
 
-fn db_unavailable() -> Problem {
-    Problem::unavailable("the ticket database is unavailable", 2)
-}
-
 fn store_problem(e: StoreError) -> Problem {
     match e {
-        StoreError::BadCursor => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "Invalid cursor",
-            "`cursor` must be a `next_cursor` value from a previous page",
-        ),
-        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        StoreError::BadCursor => {
+            Problem::invalid_cursor("`cursor` must be a `next_cursor` value from a previous page")
+        }
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => DATABASE.unavailable(),
         other => {
             tracing::error!(error = %other, "ticket read failed");
             Problem::internal()

@@ -2,9 +2,9 @@
 //! then `LOOPDESK_*` environment variables.
 
 use loopdesk_messaging::BrokerSettings;
-use loopdesk_runtime::ShutdownSettings;
-use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
-use loopdesk_storage::DatabaseSettings;
+use loopdesk_runtime::{ConsumerSettings, InboxSettings, ShutdownSettings, sections};
+use loopdesk_settings::{SettingsError, Validate, require_range};
+use loopdesk_storage::{DatabaseSettings, RelaySettings};
 use loopdesk_telemetry::TelemetrySettings;
 use loopdesk_web::HttpSettings;
 use serde::Deserialize;
@@ -33,29 +33,6 @@ pub struct Settings {
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
-}
-
-/// Command consumer tuning.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsumerSettings {
-    /// Commands handled at once.
-    pub concurrency: usize,
-}
-
-/// Outbox relay tuning.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RelaySettings {
-    /// Rows published per transaction.
-    pub batch_size: i64,
-    /// Poll period when nothing wakes the relay.
-    pub poll_interval_ms: u64,
-}
-
-/// Inbox retention.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InboxSettings {
-    /// How long processed message ids are remembered (must exceed any redelivery window).
-    pub retention_hours: i64,
 }
 
 /// SLA checks and auto-close.
@@ -98,32 +75,10 @@ impl Settings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        require_non_empty("http.host", &self.http.host)?;
-        self.shutdown.validate()?;
-        require_non_empty("database.schema", &self.database.schema)?;
-        require_range(
-            "database.max_connections",
-            self.database.max_connections,
-            1,
-            1000,
-        )?;
-        require_non_empty("broker.prefix", &self.broker.prefix)?;
-        require_range("broker.prefetch", self.broker.prefetch, 1, 10_000)?;
-        require_range("broker.max_attempts", self.broker.max_attempts, 1, 100)?;
-        require_range("consumer.concurrency", self.consumer.concurrency, 1, 1000)?;
-        require_range("relay.batch_size", self.relay.batch_size, 1, 10_000)?;
-        require_range(
-            "relay.poll_interval_ms",
-            self.relay.poll_interval_ms,
-            1,
-            60_000,
-        )?;
-        require_range(
-            "inbox.retention_hours",
-            self.inbox.retention_hours,
-            1,
-            24 * 365,
-        )?;
+        sections::validate_with_limits(&self.http, &self.shutdown, &self.database, &self.broker)?;
+        self.consumer.validate()?;
+        sections::validate_relay(&self.relay)?;
+        self.inbox.validate()?;
         require_range(
             "lifecycle.sla_check_interval_ms",
             self.lifecycle.sla_check_interval_ms,

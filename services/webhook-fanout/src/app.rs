@@ -1,15 +1,13 @@
 //! Wiring: database, broker, consumers, the dispatcher and the internal HTTP API,
 //! started and stopped together.
 
-use std::{net::TcpListener, sync::Arc, time::Duration};
+use std::time::Duration;
 
-use actix_web::{App, HttpServer, web};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_contracts::webhooks::COMMAND_NAMES;
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
-use loopdesk_runtime::{Dependencies, Shell};
+use loopdesk_runtime::{Service, Startup};
 use loopdesk_storage::Pool;
-use loopdesk_web::{Readiness, defaults, health, tracing_mw::trace_requests};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -34,11 +32,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// A built, listening webhook-fanout.
 pub struct Application {
-    port: u16,
-    shell: Shell,
-    shutdown: CancellationToken,
-    broker: Broker,
-    pool: Pool,
+    service: Service,
     dispatcher: Dispatcher,
 }
 
@@ -51,10 +45,8 @@ impl Application {
         let secrets = settings.secret_box()?;
         let schedule = settings.schedule()?;
         let allow = settings.allow_list()?;
-        loopdesk_storage::migrate(&settings.database, MIGRATIONS).await?;
-        let pool = loopdesk_storage::build_pool(&settings.database)?;
-        let shutdown = CancellationToken::new();
-        let broker = Broker::start(settings.broker.clone(), shutdown.clone());
+        let startup = Startup::begin(&settings.database, &settings.broker, MIGRATIONS).await?;
+        let (pool, broker, shutdown) = (startup.pool(), startup.broker(), startup.shutdown());
 
         let delivery = &settings.delivery;
         let timeout = Duration::from_millis(delivery.attempt_timeout_ms);
@@ -81,7 +73,7 @@ impl Application {
             ),
         };
         let commands = spawn_consumer(
-            &broker,
+            broker,
             ConsumerSpec {
                 name: COMMAND_CONSUMER.to_owned(),
                 bindings: COMMAND_NAMES
@@ -94,7 +86,7 @@ impl Application {
             CommandHandler::new(owner, broker.publisher(), dispatcher.clone()),
         );
         let ingest = spawn_consumer(
-            &broker,
+            broker,
             ConsumerSpec {
                 name: EVENT_CONSUMER.to_owned(),
                 bindings: vec![Binding::Event("ticket.#".to_owned())],
@@ -104,72 +96,38 @@ impl Application {
             EventHandler::new(pool.clone(), dispatcher.clone()),
         );
         let workers = vec![
-            tokio::spawn(loopdesk_storage::report_pool_metrics(
-                pool.clone(),
-                settings.database.schema.clone(),
-                shutdown.clone(),
-            )),
             commands,
             ingest,
             tokio::spawn(dispatcher.clone().run(shutdown.clone())),
             tokio::spawn(purge(
                 pool.clone(),
-                chrono::Duration::hours(settings.inbox.retention_hours),
+                settings.inbox.retention(),
                 chrono::Duration::hours(settings.events.retention_hours),
                 shutdown.clone(),
             )),
         ];
 
-        let listener = TcpListener::bind(settings.http.address())?;
-        let port = listener.local_addr()?.port();
-        let readiness: Arc<dyn Readiness> = Arc::new(Dependencies {
-            broker: broker.clone(),
-            pool: pool.clone(),
-            shutdown: shutdown.clone(),
-        });
-        let app_pool = pool.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .wrap(actix_web::middleware::from_fn(trace_requests))
-                .app_data(web::Data::new(app_pool.clone()))
-                .configure(defaults::configure)
-                .configure(health::configure(readiness.clone()))
-                .configure(http::configure)
-                .default_service(web::to(defaults::route_not_found))
-        })
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown.drain_timeout_secs)
-        .listen(listener)?
-        .run();
-
+        let service =
+            startup.serve_internal(&settings.http, &settings.shutdown, workers, http::configure)?;
         Ok(Self {
-            port,
-            shell: Shell::new(
-                server,
-                workers,
-                shutdown.clone(),
-                settings.shutdown.drain_timeout(),
-            ),
-            shutdown,
-            broker,
-            pool,
+            service,
             dispatcher,
         })
     }
 
     /// The HTTP port actually bound.
     pub fn port(&self) -> u16 {
-        self.port
+        self.service.port()
     }
 
     /// The broker connection.
     pub fn broker(&self) -> &Broker {
-        &self.broker
+        self.service.broker()
     }
 
     /// The database pool.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        self.service.pool()
     }
 
     /// The delivery worker (already running; tests may step it).
@@ -179,13 +137,13 @@ impl Application {
 
     /// A token that stops the service when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
+        self.service.shutdown_token()
     }
 
     /// Serves until the shutdown token is cancelled, then drains: stops taking HTTP
     /// requests and messages, lets in-flight attempts finish and record, and returns.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.shell.run_until_stopped().await;
+        self.service.run_until_stopped().await;
         Ok(())
     }
 }

@@ -1,11 +1,12 @@
 //! The internal read API the gateway uses. It trusts the gateway for authentication and
 //! takes the caller's scope from headers; it is not exposed publicly.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{HttpResponse, web};
 use loopdesk_contracts::{
     ids::{DeliveryId, WebhookEndpointId},
     webhooks::DeliveryStatus,
 };
+use loopdesk_runtime::ReadDatabase;
 use loopdesk_storage::Pool;
 use loopdesk_web::{Problem, internal::CallerScope};
 use serde::Deserialize;
@@ -13,6 +14,9 @@ use serde::Deserialize;
 use crate::{deliveries, endpoints::store as endpoint_store, events, store::StoreError};
 
 const DEFAULT_LIMIT: i64 = 20;
+
+/// The database the reads come from.
+const DATABASE: ReadDatabase = ReadDatabase::of("webhook");
 
 /// Registers the internal routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -51,7 +55,7 @@ async fn list_endpoints(
     scope: CallerScope,
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = endpoint_store::list(
         &mut conn,
         &scope.0,
@@ -69,7 +73,7 @@ async fn get_endpoint(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let id: WebhookEndpointId = id.parse().map_err(|_| endpoint_not_found())?;
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let row = endpoint_store::find(&mut conn, &scope.0, &id, false)
         .await
         .map_err(|e| store_problem(e.into()))?
@@ -93,7 +97,7 @@ async fn list_deliveries(
             )])
         })?),
     };
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = deliveries::list_for_endpoint(
         &mut conn,
         &scope.0,
@@ -114,7 +118,7 @@ async fn list_attempts(
     id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let id: DeliveryId = id.parse().map_err(|_| Problem::not_found("delivery"))?;
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = deliveries::attempts_of(&mut conn, &scope.0, &id)
         .await
         .map_err(store_problem)?
@@ -127,7 +131,7 @@ async fn list_events(
     scope: CallerScope,
     params: web::Query<EventParams>,
 ) -> Result<HttpResponse, Problem> {
-    let mut conn = pool.get().await.map_err(|_| db_unavailable())?;
+    let mut conn = DATABASE.connect(&pool).await?;
     let page = events::list(
         &mut conn,
         &scope.0,
@@ -148,19 +152,12 @@ fn endpoint_not_found() -> Problem {
     Problem::not_found("webhook endpoint")
 }
 
-fn db_unavailable() -> Problem {
-    Problem::unavailable("the webhook database is unavailable", 2)
-}
-
 fn store_problem(e: StoreError) -> Problem {
     match e {
-        StoreError::BadCursor => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_cursor",
-            "Invalid cursor",
-            "`cursor` (or `after`) must be a value from a previous page",
-        ),
-        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => db_unavailable(),
+        StoreError::BadCursor => {
+            Problem::invalid_cursor("`cursor` (or `after`) must be a value from a previous page")
+        }
+        StoreError::Query(q) if loopdesk_storage::is_unavailable(&q) => DATABASE.unavailable(),
         other => {
             tracing::error!(error = %other, "webhook read failed");
             Problem::internal()

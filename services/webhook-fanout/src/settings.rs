@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use loopdesk_messaging::BrokerSettings;
-use loopdesk_runtime::ShutdownSettings;
-use loopdesk_settings::{SettingsError, Validate, require_non_empty, require_range};
+use loopdesk_runtime::{ConsumerSettings, InboxSettings, ShutdownSettings, sections};
+use loopdesk_settings::{SettingsError, Validate, require_range};
 use loopdesk_storage::DatabaseSettings;
 use loopdesk_telemetry::TelemetrySettings;
 use loopdesk_web::HttpSettings;
@@ -44,20 +44,6 @@ pub struct Settings {
     /// Logs and traces.
     #[serde(default)]
     pub telemetry: TelemetrySettings,
-}
-
-/// Consumer tuning.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ConsumerSettings {
-    /// Messages handled at once per consumer.
-    pub concurrency: usize,
-}
-
-/// Inbox retention.
-#[derive(Debug, Clone, Deserialize)]
-pub struct InboxSettings {
-    /// How long processed message ids are remembered.
-    pub retention_hours: i64,
 }
 
 /// Signing secrets.
@@ -150,17 +136,9 @@ impl Settings {
 
 impl Validate for Settings {
     fn validate(&self) -> Result<(), SettingsError> {
-        require_non_empty("http.host", &self.http.host)?;
-        self.shutdown.validate()?;
-        require_non_empty("database.schema", &self.database.schema)?;
-        require_non_empty("broker.prefix", &self.broker.prefix)?;
-        require_range("consumer.concurrency", self.consumer.concurrency, 1, 1000)?;
-        require_range(
-            "inbox.retention_hours",
-            self.inbox.retention_hours,
-            1,
-            24 * 365,
-        )?;
+        sections::validate(&self.http, &self.shutdown, &self.database, &self.broker)?;
+        self.consumer.validate()?;
+        self.inbox.validate()?;
         self.secret_box()?;
         self.schedule()?;
         self.allow_list()?;

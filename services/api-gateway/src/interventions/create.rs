@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, http::StatusCode};
 use loopdesk_contracts::{
     FieldError,
-    ids::{MessageId, TicketId},
+    ids::TicketId,
     interventions::{
         CreateInterventionTicket, InterventionCommand, InterventionCreated, InterventionReply,
     },
@@ -21,9 +21,10 @@ use crate::{
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
     tickets::{
-        create::{location, problem_answer},
+        create::location,
         fields::{Checks, CreateTicketRequest, SUBJECT_MAX},
     },
+    writes::send_command,
 };
 
 const UID_MAX: usize = 255;
@@ -118,7 +119,8 @@ pub enum Outcome<'a> {
 }
 
 /// Runs an intervention-mode create under the request's idempotency key; `render`
-/// shapes the answer (v1 and the guide's route differ). Refusals are recorded.
+/// shapes the answer (v1 and the guide's route differ); a refusal is answered as a
+/// problem.
 pub async fn run(
     state: &GatewayState,
     caller: &Caller,
@@ -126,58 +128,36 @@ pub async fn run(
     request: InterventionRequest,
     render: impl FnOnce(Outcome<'_>, &InterventionRequest) -> Answer,
 ) -> Result<HttpResponse, Problem> {
-    let scope = caller.scope();
     let actor = caller.actor();
-    state
-        .idempotency
-        .run(
-            keyed,
-            || {
-                (
-                    TicketId::generate().to_string(),
-                    MessageId::generate().to_string(),
-                )
-            },
-            |claim| async move {
+    send_command(
+        state,
+        caller,
+        keyed,
+        TicketId::generate().to_string(),
+        |ticket_id| {
+            Ok(InterventionCommand::Create(CreateInterventionTicket {
                 // A takeover of a stalled attempt reuses that attempt's ticket id.
-                let ticket_id = claim
-                    .resource_id
-                    .parse::<TicketId>()
-                    .map_err(|_| Problem::internal())?;
-                let command = InterventionCommand::Create(CreateInterventionTicket {
-                    ticket_id,
-                    intervention: request.intervention.clone(),
-                    uid: request.uid.clone(),
-                    data: request.data.clone(),
-                    requester: request.requester.clone(),
-                    subject: request.subject.clone(),
-                    actor,
-                });
-                let sent = state
-                    .commands
-                    .send::<_, InterventionReply>(
-                        &scope,
-                        &claim.message_id,
-                        command.name(),
-                        &command,
-                    )
-                    .await?;
-                Ok(match sent {
-                    Sent::Answered(InterventionReply::Created(created)) => {
-                        render(Outcome::Created(&created), &request)
-                    }
-                    Sent::Answered(InterventionReply::Rejected { error }) => {
-                        problem_answer(&error.into())
-                    }
-                    Sent::Answered(_) => {
-                        tracing::error!("unexpected reply to intervention.create");
-                        problem_answer(&Problem::internal())
-                    }
-                    Sent::Queued => render(Outcome::Queued(&claim.resource_id), &request),
-                })
-            },
-        )
-        .await
+                ticket_id: ticket_id.parse().map_err(|_| Problem::internal())?,
+                intervention: request.intervention.clone(),
+                uid: request.uid.clone(),
+                data: request.data.clone(),
+                requester: request.requester.clone(),
+                subject: request.subject.clone(),
+                actor,
+            }))
+        },
+        |sent, ticket_id| match sent {
+            Sent::Answered(InterventionReply::Created(created)) => {
+                render(Outcome::Created(&created), &request)
+            }
+            Sent::Answered(_) => {
+                tracing::error!("unexpected reply to intervention.create");
+                Answer::problem(&Problem::internal())
+            }
+            Sent::Queued => render(Outcome::Queued(ticket_id), &request),
+        },
+    )
+    .await
 }
 
 /// The v1 rendering: 201 with the ticket and payload ids, or 202 while queued.

@@ -62,14 +62,8 @@ pub async fn get(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::InterventionsAdmin)?;
     let name = definition_name(&name)?;
-    state
-        .interventions
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/interventions/{name}"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/interventions/{name}");
+    state.interventions.relay(&caller, &path).await
 }
 
 /// `GET /v1/interventions/{name}/templates`: the sources of the templates that exist.
@@ -88,14 +82,8 @@ pub async fn templates(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::InterventionsAdmin)?;
     let name = definition_name(&name)?;
-    state
-        .interventions
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/interventions/{name}/templates"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/interventions/{name}/templates");
+    state.interventions.relay(&caller, &path).await
 }
 
 /// `GET /v1/tickets/{id}/interventions`: the panel of a ticket the caller can see.
@@ -114,21 +102,14 @@ pub async fn panel(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::TicketsRead)?;
     let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
-    let scope = caller.scope();
     // The ticket service decides visibility: another tenant's or a deleted ticket is 404.
     let ticket = state
         .tickets
-        .get(&scope, &format!("/internal/v1/tickets/{id}"), &())
+        .relay(&caller, &format!("/internal/v1/tickets/{id}"))
         .await?;
     if ticket.status() != StatusCode::OK {
         return Ok(ticket);
     }
-    state
-        .interventions
-        .get(
-            &scope,
-            &format!("/internal/v1/tickets/{id}/interventions"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/tickets/{id}/interventions");
+    state.interventions.relay(&caller, &path).await
 }

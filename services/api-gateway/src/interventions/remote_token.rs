@@ -18,7 +18,6 @@ use crate::{
     interventions::definition_name,
     schema::api_keys,
     state::GatewayState,
-    tickets::create::problem_answer,
 };
 
 /// How long a generated remote key lives.
@@ -77,7 +76,7 @@ pub async fn generate(
                         "Remote name missing",
                         format!("set `remote_name` on `{name}` before generating its token"),
                     );
-                    return Ok(problem_answer(&refusal.into()));
+                    return Ok(Answer::problem(&refusal.into()));
                 };
                 let minted = gatekeeper
                     .keys
@@ -159,7 +158,7 @@ async fn definition(
         .await
         .map_err(|_| Problem::internal())?;
     if status == StatusCode::NOT_FOUND {
-        return Ok(Err(problem_answer(&Problem::not_found("intervention"))));
+        return Ok(Err(Answer::problem(&Problem::not_found("intervention"))));
     }
     if !status.is_success() {
         tracing::warn!(%status, "unexpected answer reading an intervention");

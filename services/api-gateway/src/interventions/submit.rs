@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
-    ids::{InterventionPayloadId, MessageId, ResponseId, TicketId},
+    ids::{InterventionPayloadId, ResponseId, TicketId},
     interventions::{
         InterventionCommand, InterventionReply, SubmitIntervention, SubmittedResponse,
     },
@@ -19,7 +19,7 @@ use crate::{
     command_bus::Sent,
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
-    tickets::create::problem_answer,
+    writes::send_command,
 };
 
 /// The submission.
@@ -81,63 +81,43 @@ pub async fn submit(
         .map_err(|_| Problem::not_found("intervention payload"))?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
     let request = body.value;
-    let scope = caller.scope();
     let actor = caller.actor();
-    let commands = &state.commands;
-    state
-        .idempotency
-        .run(
-            &keyed,
-            || {
-                (
-                    ResponseId::generate().to_string(),
-                    MessageId::generate().to_string(),
-                )
-            },
-            |claim| async move {
+    send_command(
+        &state,
+        &caller,
+        &keyed,
+        ResponseId::generate().to_string(),
+        |response_id| {
+            Ok(InterventionCommand::Submit(SubmitIntervention {
+                ticket_id,
+                payload_id,
+                action: request.action,
+                data: request.data,
+                response: request.response,
                 // A takeover of a stalled attempt reuses that attempt's response id.
-                let response_id = claim
-                    .resource_id
-                    .parse::<ResponseId>()
-                    .map_err(|_| Problem::internal())?;
-                let command = InterventionCommand::Submit(SubmitIntervention {
-                    ticket_id,
-                    payload_id,
-                    action: request.action,
-                    data: request.data,
-                    response: request.response,
+                response_id: response_id.parse().map_err(|_| Problem::internal())?,
+                actor,
+            }))
+        },
+        |sent, response_id| {
+            let status = match sent {
+                Sent::Answered(InterventionReply::Submitted { .. }) => "submitted",
+                Sent::Queued => "accepted",
+                Sent::Answered(_) => {
+                    tracing::error!("unexpected reply to intervention.submit");
+                    return Answer::problem(&Problem::internal());
+                }
+            };
+            Answer::json(
+                StatusCode::ACCEPTED,
+                &Submitted {
+                    payload_id: payload_id.to_string(),
                     response_id,
-                    actor,
-                });
-                let sent = commands
-                    .send::<_, InterventionReply>(
-                        &scope,
-                        &claim.message_id,
-                        command.name(),
-                        &command,
-                    )
-                    .await?;
-                let status = match sent {
-                    Sent::Answered(InterventionReply::Submitted { .. }) => "submitted",
-                    Sent::Queued => "accepted",
-                    Sent::Answered(InterventionReply::Rejected { error }) => {
-                        return Ok(problem_answer(&error.into()));
-                    }
-                    Sent::Answered(_) => {
-                        tracing::error!("unexpected reply to intervention.submit");
-                        return Ok(problem_answer(&Problem::internal()));
-                    }
-                };
-                Ok(Answer::json(
-                    StatusCode::ACCEPTED,
-                    &Submitted {
-                        payload_id: payload_id.to_string(),
-                        response_id: &claim.resource_id,
-                        status,
-                    },
-                    None,
-                ))
-            },
-        )
-        .await
+                    status,
+                },
+                None,
+            )
+        },
+    )
+    .await
 }

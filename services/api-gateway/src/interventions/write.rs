@@ -5,7 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
-    ids::{FieldId, MessageId},
+    ids::FieldId,
     interventions::{
         FieldPatch, FieldSpec, FieldType, InterventionCommand, InterventionPatch,
         InterventionReply, NewField, NewIntervention, RemoteToken, SealedRemoteToken, TemplateKind,
@@ -20,7 +20,7 @@ use crate::{
     idempotency::{Answer, KeyedRequest},
     interventions::{definition_name, location},
     state::GatewayState,
-    tickets::create::problem_answer,
+    writes::send_command,
 };
 
 /// `POST /v1/interventions/{name}/fields` body: a field and, optionally, where.
@@ -382,10 +382,8 @@ fn template_kind(raw: &str) -> Result<TemplateKind, Problem> {
     TemplateKind::parse(raw).ok_or_else(|| Problem::not_found("template"))
 }
 
-/// Sends `command` under the request's key; refusals become recorded problems, the
-/// definition is the answer with `status`, and a queued command is 202. A refusal the
-/// owner is at fault for (5xx, e.g. a sealed token it cannot open) is not recorded: the
-/// same Idempotency-Key may retry once the owner is fixed, and nothing was applied.
+/// Sends `command` under the request's key; the definition is the answer with `status`,
+/// and a queued command is 202.
 async fn run(
     state: &GatewayState,
     caller: &Caller,
@@ -394,52 +392,29 @@ async fn run(
     status: StatusCode,
     command: InterventionCommand,
 ) -> Result<HttpResponse, Problem> {
-    let scope = caller.scope();
     let created = status == StatusCode::CREATED;
-    state
-        .idempotency
-        .run(
-            keyed,
-            || (name.to_owned(), MessageId::generate().to_string()),
-            |claim| async move {
-                let sent = state
-                    .commands
-                    .send::<_, InterventionReply>(
-                        &scope,
-                        &claim.message_id,
-                        command.name(),
-                        &command,
-                    )
-                    .await?;
-                Ok(match sent {
-                    Sent::Answered(InterventionReply::Rejected { error })
-                        if error.status >= 500 =>
-                    {
-                        return Err(error.into());
-                    }
-                    Sent::Answered(InterventionReply::Rejected { error }) => {
-                        problem_answer(&error.into())
-                    }
-                    Sent::Answered(InterventionReply::Intervention { intervention }) => {
-                        let at = created.then(|| location(&intervention.name));
-                        Answer::json(status, &intervention, at)
-                    }
-                    Sent::Answered(
-                        InterventionReply::Payload { .. }
-                        | InterventionReply::Created(_)
-                        | InterventionReply::Submitted { .. },
-                    )
-                    | Sent::Queued => Answer::json(
-                        StatusCode::ACCEPTED,
-                        &Accepted {
-                            name: &claim.resource_id,
-                            state: "accepted",
-                            detail: "the change is queued; GET the Location to see it applied",
-                        },
-                        Some(location(&claim.resource_id)),
-                    ),
-                })
-            },
-        )
-        .await
+    send_command(
+        state,
+        caller,
+        keyed,
+        name.to_owned(),
+        |_| Ok(command),
+        |sent, name| match sent {
+            Sent::Answered(InterventionReply::Intervention { intervention }) => {
+                let at = created.then(|| location(&intervention.name));
+                Answer::json(status, &intervention, at)
+            }
+            // Queued (no other reply answers these commands).
+            _ => Answer::json(
+                StatusCode::ACCEPTED,
+                &Accepted {
+                    name,
+                    state: "accepted",
+                    detail: "the change is queued; GET the Location to see it applied",
+                },
+                Some(location(name)),
+            ),
+        },
+    )
+    .await
 }

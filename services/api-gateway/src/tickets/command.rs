@@ -1,30 +1,22 @@
 //! Running one ticket command for a request: under its idempotency key, answered with
 //! the owner's reply, or 202 + `Location` while the owner has not answered yet.
 
-use actix_web::{HttpResponse, http::StatusCode};
+use actix_web::HttpResponse;
 use loopdesk_contracts::{
     Actor, ActorKind,
     commands::{TicketCommand, TicketReply},
-    ids::{MessageId, TicketId},
+    ids::TicketId,
 };
 use loopdesk_web::Problem;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
     caller::Caller,
     command_bus::Sent,
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
-    tickets::create::problem_answer,
+    writes::{accepted, send_command},
 };
-
-/// Body of a 202: the change is queued and will be applied once.
-#[derive(Serialize)]
-struct Accepted<'a> {
-    id: &'a str,
-    state: &'static str,
-    detail: &'static str,
-}
 
 /// Sends the command built by `build` (given the resource id the idempotency record
 /// holds: `proposed_id` on a first attempt) and renders the reply with `render`; on a
@@ -38,45 +30,28 @@ pub async fn run(
     render: impl FnOnce(TicketReply) -> Answer,
     location: impl FnOnce(&str) -> String,
 ) -> Result<HttpResponse, Problem> {
-    let scope = caller.scope();
-    state
-        .idempotency
-        .run(
-            keyed,
-            move || (proposed_id, MessageId::generate().to_string()),
-            |claim| async move {
-                let command = build(&claim.resource_id)?;
-                let sent = state
-                    .commands
-                    .send(&scope, &claim.message_id, command.name(), &command)
-                    .await?;
-                Ok(match sent {
-                    Sent::Answered(TicketReply::Rejected { error }) => {
-                        problem_answer(&Problem::from(error))
-                    }
-                    Sent::Answered(reply) => render(reply),
-                    Sent::Queued => {
-                        let at = location(&claim.resource_id);
-                        Answer::json(
-                            StatusCode::ACCEPTED,
-                            &Accepted {
-                                id: &claim.resource_id,
-                                state: "accepted",
-                                detail: "the change is queued and will be applied; GET the Location to see it",
-                            },
-                            Some(at),
-                        )
-                    }
-                })
-            },
-        )
-        .await
+    send_command(
+        state,
+        caller,
+        keyed,
+        proposed_id,
+        build,
+        |sent, id| match sent {
+            Sent::Answered(reply) => render(reply),
+            Sent::Queued => accepted(
+                id,
+                "the change is queued and will be applied; GET the Location to see it",
+                Some(location(id)),
+            ),
+        },
+    )
+    .await
 }
 
 /// A reply that is not the expected kind: the owner broke the contract.
 pub fn unexpected(reply: &TicketReply) -> Answer {
     tracing::error!(?reply, "unexpected reply from the ticket service");
-    problem_answer(&Problem::internal())
+    Answer::problem(&Problem::internal())
 }
 
 /// A path id naming a ticket; a malformed one names nothing (404).

@@ -13,7 +13,7 @@ use crate::{
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
     tickets::{
-        create::{Creation, location, problem_answer, run_create},
+        create::{Creation, location, run_create},
         fields::{CreateTicketRequest, RequesterInput},
     },
 };
@@ -115,7 +115,6 @@ pub async fn create_ticket(
                 },
                 Some(location(&id)),
             ),
-            Creation::Rejected(problem) => problem_answer(&problem),
         },
     )
     .await

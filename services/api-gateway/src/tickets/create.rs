@@ -5,27 +5,18 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
     commands::{CreateTicket, TicketCommand, TicketReply},
-    ids::{MessageId, TicketId},
     tickets::NewTicket,
 };
 use loopdesk_web::{JsonBody, Problem};
-use serde::Serialize;
 
 use crate::{
     caller::Caller,
     command_bus::Sent,
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
-    tickets::fields::CreateTicketRequest,
+    tickets::{command, fields::CreateTicketRequest},
+    writes::{accepted, send_command},
 };
-
-/// Body of a 202: the ticket is on its way.
-#[derive(Serialize)]
-pub struct Accepted {
-    id: String,
-    state: &'static str,
-    detail: &'static str,
-}
 
 /// How creating a ticket ended.
 pub enum Creation {
@@ -33,8 +24,6 @@ pub enum Creation {
     Created(Box<loopdesk_contracts::tickets::Ticket>),
     /// Queued, not yet answered.
     Queued(String),
-    /// Refused by the ticket service.
-    Rejected(Problem),
 }
 
 /// The public path of a ticket.
@@ -79,23 +68,19 @@ pub async fn create_ticket(
                 let location = location(&ticket.id.to_string());
                 Answer::json(StatusCode::CREATED, &ticket, Some(location))
             }
-            Creation::Queued(id) => Answer::json(
-                StatusCode::ACCEPTED,
-                &Accepted {
-                    id: id.clone(),
-                    state: "accepted",
-                    detail: "the ticket is being created; GET the Location to read it",
-                },
+            Creation::Queued(id) => accepted(
+                &id,
+                "the ticket is being created; GET the Location to read it",
                 Some(location(&id)),
             ),
-            Creation::Rejected(problem) => problem_answer(&problem),
         },
     )
     .await
 }
 
 /// Runs a create under the request's idempotency key and renders the outcome with
-/// `render` (the v1 and the compatibility routes answer in different shapes).
+/// `render` (the v1 and the compatibility routes answer in different shapes); a refusal
+/// is answered as a problem.
 pub async fn run_create(
     state: &GatewayState,
     caller: &Caller,
@@ -103,47 +88,26 @@ pub async fn run_create(
     mut ticket: NewTicket,
     render: impl FnOnce(Creation) -> Answer,
 ) -> Result<HttpResponse, Problem> {
-    let scope = caller.scope();
     let actor = caller.actor();
-    let proposed_id = ticket.id.to_string();
-    state
-        .idempotency
-        .run(
-            keyed,
-            move || (proposed_id, MessageId::generate().to_string()),
-            |claim| async move {
-                // A takeover of a stalled attempt reuses that attempt's ticket id.
-                ticket.id = claim
-                    .resource_id
-                    .parse::<TicketId>()
-                    .map_err(|_| Problem::internal())?;
-                let id = ticket.id.to_string();
-                let command = TicketCommand::Create(CreateTicket {
-                    ticket,
-                    actor,
-                    initial_responses: Vec::new(),
-                });
-                let sent = state
-                    .commands
-                    .send(&scope, &claim.message_id, command.name(), &command)
-                    .await?;
-                Ok(render(match sent {
-                    Sent::Answered(TicketReply::Ticket { ticket }) => Creation::Created(ticket),
-                    Sent::Answered(TicketReply::Rejected { error }) => {
-                        Creation::Rejected(error.into())
-                    }
-                    Sent::Answered(other) => {
-                        tracing::error!(?other, "unexpected reply to ticket.create");
-                        Creation::Rejected(Problem::internal())
-                    }
-                    Sent::Queued => Creation::Queued(id),
-                }))
-            },
-        )
-        .await
-}
-
-/// A problem as a recorded answer.
-pub fn problem_answer(problem: &Problem) -> Answer {
-    Answer::json(problem.status(), problem, None)
+    send_command(
+        state,
+        caller,
+        keyed,
+        ticket.id.to_string(),
+        |id| {
+            // A takeover of a stalled attempt reuses that attempt's ticket id.
+            ticket.id = id.parse().map_err(|_| Problem::internal())?;
+            Ok(TicketCommand::Create(CreateTicket {
+                ticket,
+                actor,
+                initial_responses: Vec::new(),
+            }))
+        },
+        |sent, id| match sent {
+            Sent::Answered(TicketReply::Ticket { ticket }) => render(Creation::Created(ticket)),
+            Sent::Answered(other) => command::unexpected(&other),
+            Sent::Queued => render(Creation::Queued(id.to_owned())),
+        },
+    )
+    .await
 }

@@ -33,10 +33,8 @@ pub async fn get_ticket(
     caller.require(Ability::TicketsRead)?;
     // A malformed id names nothing: the same 404 as an unknown one.
     let id: TicketId = id.parse().map_err(|_| Problem::not_found("ticket"))?;
-    state
-        .tickets
-        .get(&caller.scope(), &format!("/internal/v1/tickets/{id}"), &())
-        .await
+    let path = format!("/internal/v1/tickets/{id}");
+    state.tickets.relay(&caller, &path).await
 }
 
 /// Query parameters of `GET /v1/tickets`.

@@ -330,14 +330,8 @@ pub async fn get_response(
     caller.require(Ability::TicketsRead)?;
     let ticket = ticket_id(&path.0)?;
     let response: ResponseId = path.1.parse().map_err(|_| Problem::not_found("response"))?;
-    state
-        .tickets
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/tickets/{ticket}/responses/{response}"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/tickets/{ticket}/responses/{response}");
+    state.tickets.relay(&caller, &path).await
 }
 
 /// `POST /v1/tickets/{id}/responses/{rsp}/audit`: appends an audit entry.

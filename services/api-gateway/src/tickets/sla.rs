@@ -103,6 +103,6 @@ pub async fn list_policies(
     caller.require(Ability::TicketsRead)?;
     state
         .tickets
-        .get(&caller.scope(), "/internal/v1/sla_policies", &())
+        .relay(&caller, "/internal/v1/sla_policies")
         .await
 }

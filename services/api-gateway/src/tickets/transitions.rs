@@ -111,12 +111,6 @@ pub async fn history(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::TicketsRead)?;
     let ticket = ticket_id(&id)?;
-    state
-        .tickets
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/tickets/{ticket}/history"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/tickets/{ticket}/history");
+    state.tickets.relay(&caller, &path).await
 }

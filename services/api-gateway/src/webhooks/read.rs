@@ -85,14 +85,8 @@ pub async fn get_endpoint(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::WebhooksAdmin)?;
     let id = endpoint_id(&id)?;
-    state
-        .webhooks
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/webhook_endpoints/{id}"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/webhook_endpoints/{id}");
+    state.webhooks.relay(&caller, &path).await
 }
 
 /// `GET /v1/webhook_endpoints/{id}/deliveries?status=&limit=&cursor=`.
@@ -140,14 +134,8 @@ pub async fn list_attempts(
 ) -> Result<HttpResponse, Problem> {
     caller.require(Ability::WebhooksAdmin)?;
     let id = delivery_id(&id)?;
-    state
-        .webhooks
-        .get(
-            &caller.scope(),
-            &format!("/internal/v1/deliveries/{id}/attempts"),
-            &(),
-        )
-        .await
+    let path = format!("/internal/v1/deliveries/{id}/attempts");
+    state.webhooks.relay(&caller, &path).await
 }
 
 /// A path id naming an endpoint; a malformed one names nothing (404).

@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
-    ids::{MessageId, WebhookEndpointId},
+    ids::WebhookEndpointId,
     webhooks::{
         EndpointPatch, NewEndpoint, PayloadStyle, WebhookCommand, WebhookEndpoint, WebhookReply,
     },
@@ -21,8 +21,8 @@ use crate::{
     command_bus::Sent,
     idempotency::{Answer, KeyedRequest},
     state::GatewayState,
-    tickets::create::problem_answer,
     webhooks::read::{delivery_id, endpoint_id},
+    writes::{accepted, send_command},
 };
 
 /// `POST /v1/webhook_endpoints` body.
@@ -68,13 +68,6 @@ struct EndpointWithSecret<'a> {
     secret: Option<&'a str>,
 }
 
-#[derive(Serialize)]
-struct Accepted<'a> {
-    id: &'a str,
-    state: &'static str,
-    detail: &'static str,
-}
-
 /// The public path of an endpoint.
 pub fn location(id: &str) -> String {
     format!("/v1/webhook_endpoints/{id}")
@@ -101,7 +94,7 @@ pub async fn create_endpoint(
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
     let request = body.value;
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
@@ -121,7 +114,7 @@ pub async fn create_endpoint(
             })
         },
         |reply, id| match reply {
-            Some(WebhookReply::Endpoint { endpoint, secret }) => showing_secret(
+            Sent::Answered(WebhookReply::Endpoint { endpoint, secret }) => showing_secret(
                 StatusCode::CREATED,
                 &endpoint,
                 secret.as_deref(),
@@ -169,14 +162,14 @@ pub async fn update_endpoint(
         enabled: request.enabled,
     };
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
         id.to_string(),
         |_| Ok(WebhookCommand::Update { id, patch, actor }),
         |reply, id| match reply {
-            Some(WebhookReply::Endpoint { endpoint, .. }) => {
+            Sent::Answered(WebhookReply::Endpoint { endpoint, .. }) => {
                 Answer::json(StatusCode::OK, &endpoint, None)
             }
             _ => accepted(id, "the change is queued", Some(location(id))),
@@ -206,14 +199,14 @@ pub async fn delete_endpoint(
     let id = endpoint_id(&id)?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
         id.to_string(),
         |_| Ok(WebhookCommand::Delete { id, actor }),
         |reply, id| match reply {
-            Some(WebhookReply::Deleted { .. }) => Answer::json(
+            Sent::Answered(WebhookReply::Deleted { .. }) => Answer::json(
                 StatusCode::OK,
                 &serde_json::json!({"id": id, "deleted": true}),
                 None,
@@ -245,14 +238,14 @@ pub async fn rotate_secret(
     let id = endpoint_id(&id)?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
         id.to_string(),
         |_| Ok(WebhookCommand::RotateSecret { id, actor }),
         |reply, id| match reply {
-            Some(WebhookReply::Endpoint { endpoint, secret }) => {
+            Sent::Answered(WebhookReply::Endpoint { endpoint, secret }) => {
                 showing_secret(StatusCode::OK, &endpoint, secret.as_deref(), None)
             }
             _ => accepted(
@@ -289,7 +282,7 @@ pub async fn recover(
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body.raw)?;
     let RecoverRequest { since, until } = body.value;
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
@@ -303,7 +296,7 @@ pub async fn recover(
             })
         },
         |reply, id| match reply {
-            Some(WebhookReply::Recovering { deliveries, .. }) => Answer::json(
+            Sent::Answered(WebhookReply::Recovering { deliveries, .. }) => Answer::json(
                 StatusCode::ACCEPTED,
                 &serde_json::json!({"endpoint_id": id, "deliveries": deliveries}),
                 None,
@@ -334,55 +327,20 @@ pub async fn redeliver(
     let id = delivery_id(&id)?;
     let keyed = KeyedRequest::from_request(&req, caller.scope(), &body)?;
     let actor = caller.actor();
-    run(
+    send_command(
         &state,
         &caller,
         &keyed,
         id.to_string(),
         |_| Ok(WebhookCommand::Redeliver { id, actor }),
         |reply, id| match reply {
-            Some(WebhookReply::Delivery { delivery }) => {
+            Sent::Answered(WebhookReply::Delivery { delivery }) => {
                 Answer::json(StatusCode::ACCEPTED, &delivery, None)
             }
             _ => accepted(id, "the redelivery is queued", None),
         },
     )
     .await
-}
-
-/// Sends the command built by `build` (given the resource id, stable across takeovers)
-/// under the request's key; refusals become recorded problems, everything else is
-/// rendered by `render` (`None`: still queued).
-async fn run(
-    state: &GatewayState,
-    caller: &Caller,
-    keyed: &KeyedRequest,
-    resource_id: String,
-    build: impl FnOnce(&str) -> Result<WebhookCommand, Problem>,
-    render: impl FnOnce(Option<WebhookReply>, &str) -> Answer,
-) -> Result<HttpResponse, Problem> {
-    let scope = caller.scope();
-    state
-        .idempotency
-        .run(
-            keyed,
-            move || (resource_id, MessageId::generate().to_string()),
-            |claim| async move {
-                let command = build(&claim.resource_id)?;
-                let sent = state
-                    .commands
-                    .send::<_, WebhookReply>(&scope, &claim.message_id, command.name(), &command)
-                    .await?;
-                Ok(match sent {
-                    Sent::Answered(WebhookReply::Rejected { error }) => {
-                        problem_answer(&error.into())
-                    }
-                    Sent::Answered(reply) => render(Some(reply), &claim.resource_id),
-                    Sent::Queued => render(None, &claim.resource_id),
-                })
-            },
-        )
-        .await
 }
 
 fn showing_secret(
@@ -411,16 +369,4 @@ fn showing_secret(
         }
         None => recorded,
     }
-}
-
-fn accepted(id: &str, detail: &'static str, location: Option<String>) -> Answer {
-    Answer::json(
-        StatusCode::ACCEPTED,
-        &Accepted {
-            id,
-            state: "accepted",
-            detail,
-        },
-        location,
-    )
 }

@@ -3,40 +3,103 @@
 
 use loopdesk_auth::Ability;
 use loopdesk_contracts::Env;
-use reqwest::Method;
+use reqwest::{Method, header::HeaderMap};
 use serde_json::{Value, json};
 
 use crate::helpers::{TENANT, TestApp, spawn_app, ticket_body};
 
 const TOKEN: &str = "rbt-Sup3r-S3cret-remote-token";
 
-/// One request with a fresh Idempotency-Key; answers status, headers and JSON body.
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut req = app
-        .client
-        .request(method, format!("{}{path}", app.address))
-        .bearer_auth(key)
-        .header("Idempotency-Key", ulid::Ulid::new().to_string());
-    if let Some(body) = body {
-        req = req.json(&body);
+/// Requests with one key, each with a fresh Idempotency-Key.
+struct Api<'a> {
+    app: &'a TestApp,
+    key: &'a str,
+}
+
+impl<'a> Api<'a> {
+    fn new(app: &'a TestApp, key: &'a str) -> Self {
+        Self { app, key }
     }
-    let response = req.send().await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.unwrap();
-    assert!(!text.contains(TOKEN), "the bearer token leaked: {text}");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, headers, body)
+
+    /// `method path`, with `body` as JSON when there is one.
+    async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self
+            .app
+            .client
+            .request(method, format!("{}{path}", self.app.address))
+            .bearer_auth(self.key)
+            .header("Idempotency-Key", ulid::Ulid::new().to_string());
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let response = req.send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        assert!(!text.contains(TOKEN), "the bearer token leaked: {text}");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send(Method::PATCH, path, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> Reply {
+        self.send(Method::DELETE, path, None).await
+    }
+
+    /// Creates the definition `name` as [`definition`] describes it.
+    async fn define(&self, name: &str) {
+        self.post("/v1/interventions", definition(name))
+            .await
+            .assert_status(201);
+    }
+}
+
+/// An answer (never holding the remote's bearer token).
+struct Reply {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Reply {
+    /// Itself, once its status is `status`.
+    fn assert_status(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+
+    /// The status and the problem's `code`.
+    fn refusal(&self) -> (u16, Option<&str>) {
+        (self.status, self.body["code"].as_str())
+    }
+
+    /// The fields a 422 names, in order.
+    fn invalid_fields(&self) -> Vec<&str> {
+        assert_eq!(self.status, 422, "{}", self.body);
+        self.body["errors"]
+            .as_array()
+            .map(|e| e.iter().map(|e| e["field"].as_str().unwrap()).collect())
+            .unwrap_or_default()
+    }
 }
 
 fn definition(name: &str) -> Value {
@@ -54,32 +117,21 @@ fn definition(name: &str) -> Value {
     })
 }
 
-fn field_names(errors: &Value) -> Vec<String> {
-    errors["errors"]
-        .as_array()
-        .map(|e| {
-            e.iter()
-                .map(|e| e["field"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test]
 async fn definitions_are_created_read_listed_and_updated_without_showing_the_token() {
     let app = spawn_app().await;
     let key = app.admin_key();
+    let admin = Api::new(&app, &key);
 
-    let (status, headers, created) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(headers["location"], "/v1/interventions/discount_request");
+    let created = admin
+        .post("/v1/interventions", definition("discount_request"))
+        .await
+        .assert_status(201);
+    assert_eq!(
+        created.headers["location"],
+        "/v1/interventions/discount_request"
+    );
+    let created = created.body;
     assert_eq!(created["queue_name"], "billing");
     assert_eq!(created["remote_bearer_token_set"], true);
     assert_eq!(created["remote_timeout_seconds"], 10);
@@ -93,27 +145,18 @@ async fn definitions_are_created_read_listed_and_updated_without_showing_the_tok
     );
     assert_eq!(app.count(&plain).await, 0);
 
-    let (status, _, dup) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(
-        (status, dup["code"].as_str()),
-        (409, Some("intervention_exists"))
-    );
+    let dup = admin
+        .post("/v1/interventions", definition("discount_request"))
+        .await;
+    assert_eq!(dup.refusal(), (409, Some("intervention_exists")));
 
     let mut bad = definition("Bad Name");
     bad["remote_epilog_url"] = Value::Null;
     bad["remote_timeout_seconds"] = json!(500);
     bad["title"] = json!("");
-    let (status, _, refused) = send(&app, Method::POST, "/v1/interventions", &key, Some(bad)).await;
-    assert_eq!(status, 422, "{refused}");
+    let refused = admin.post("/v1/interventions", bad).await;
     assert_eq!(
-        field_names(&refused),
+        refused.invalid_fields(),
         [
             "name",
             "title",
@@ -121,18 +164,15 @@ async fn definitions_are_created_read_listed_and_updated_without_showing_the_tok
             "remote_timeout_seconds"
         ]
     );
-    let (status, _, unknown) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(json!({"name": "x", "title": "x", "queue_name": "q", "typo": 1})),
-    )
-    .await;
-    assert_eq!(status, 422, "{unknown}");
+    let unknown = json!({"name": "x", "title": "x", "queue_name": "q", "typo": 1});
+    admin
+        .post("/v1/interventions", unknown)
+        .await
+        .assert_status(422);
     assert_eq!(app.count("interventions.interventions").await, 1);
 
-    let response = app.get("/v1/interventions/discount_request", &key).await;
+    let path = "/v1/interventions/discount_request";
+    let response = app.get(path, &key).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["etag"], "\"1\"");
     let text = response.text().await.unwrap();
@@ -140,8 +180,10 @@ async fn definitions_are_created_read_listed_and_updated_without_showing_the_tok
 
     let mut second = definition("address_check");
     second["remote_bearer_token"] = Value::Null;
-    let (status, _, _) = send(&app, Method::POST, "/v1/interventions", &key, Some(second)).await;
-    assert_eq!(status, 201);
+    admin
+        .post("/v1/interventions", second)
+        .await
+        .assert_status(201);
     let page: Value = app
         .get("/v1/interventions?limit=1", &key)
         .await
@@ -161,58 +203,44 @@ async fn definitions_are_created_read_listed_and_updated_without_showing_the_tok
     assert_eq!(next["has_more"], false);
     assert!(!next.to_string().contains(TOKEN));
 
-    let (status, headers, patched) = send(
-        &app,
-        Method::PATCH,
-        "/v1/interventions/discount_request",
-        &key,
-        Some(json!({"title": "Discount approval", "remote_bearer_token": null})),
-    )
-    .await;
-    assert_eq!(status, 200, "{patched}");
-    assert!(headers.get("location").is_none());
+    let patched = admin
+        .patch(
+            path,
+            json!({"title": "Discount approval", "remote_bearer_token": null}),
+        )
+        .await
+        .assert_status(200);
+    assert!(patched.headers.get("location").is_none());
+    let patched = patched.body;
     assert_eq!(patched["title"], "Discount approval");
     assert_eq!(patched["remote_bearer_token_set"], false);
     assert_eq!(patched["remote_enabled"], true, "untouched");
     assert_eq!(patched["version"], 2);
-    let (status, _, patched) = send(
-        &app,
-        Method::PATCH,
-        "/v1/interventions/discount_request",
-        &key,
-        Some(json!({"remote_bearer_token": TOKEN, "remote_enabled": false})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let patched = admin
+        .patch(
+            path,
+            json!({"remote_bearer_token": TOKEN, "remote_enabled": false}),
+        )
+        .await
+        .assert_status(200)
+        .body;
     assert_eq!(patched["remote_bearer_token_set"], true);
-    let (status, _, refused) = send(
-        &app,
-        Method::PATCH,
-        "/v1/interventions/discount_request",
-        &key,
-        Some(json!({"remote_epilog_url": "ftp://nope", "remote_enabled": true})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&refused), ["remote_epilog_url"]);
+    let refused = admin
+        .patch(
+            path,
+            json!({"remote_epilog_url": "ftp://nope", "remote_enabled": true}),
+        )
+        .await;
+    assert_eq!(refused.invalid_fields(), ["remote_epilog_url"]);
 
     // Another tenant, or a key without the ability, sees nothing.
     let other = app.key_for("globex", Env::Test, &Ability::ALL);
-    assert_eq!(
-        app.get("/v1/interventions/discount_request", &other)
-            .await
-            .status(),
-        404
-    );
-    let (status, _, _) = send(
-        &app,
-        Method::PATCH,
-        "/v1/interventions/discount_request",
-        &other,
-        Some(json!({"title": "mine"})),
-    )
-    .await;
-    assert_eq!(status, 404);
+    assert_eq!(app.get(path, &other).await.status(), 404);
+    let stranger = Api::new(&app, &other);
+    stranger
+        .patch(path, json!({"title": "mine"}))
+        .await
+        .assert_status(404);
     let reader = app.key_for(TENANT, Env::Test, &[Ability::TicketsRead]);
     assert_eq!(app.get("/v1/interventions", &reader).await.status(), 403);
     assert_eq!(app.get("/v1/interventions/Nope!", &key).await.status(), 404);
@@ -224,31 +252,23 @@ async fn definitions_are_created_read_listed_and_updated_without_showing_the_tok
 async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rules() {
     let app = spawn_app().await;
     let key = app.admin_key();
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let admin = Api::new(&app, &key);
+    admin.define("discount_request").await;
     let path = "/v1/interventions/discount_request/fields";
 
-    let (status, _, replaced) = send(
-        &app,
-        Method::PUT,
-        path,
-        &key,
-        Some(json!([
-            {"type": "label", "label": "Price in {{currency}}"},
-            {"type": "text", "name": "order_price", "label": "Price", "width_px": 120, "required": true},
-            {"type": "hr"},
-            {"type": "checkbox", "name": "accept", "label": "Accept"}
-        ])),
-    )
-    .await;
-    assert_eq!(status, 200, "{replaced}");
+    let replaced = admin
+        .put(
+            path,
+            json!([
+                {"type": "label", "label": "Price in {{currency}}"},
+                {"type": "text", "name": "order_price", "label": "Price", "width_px": 120, "required": true},
+                {"type": "hr"},
+                {"type": "checkbox", "name": "accept", "label": "Accept"}
+            ]),
+        )
+        .await
+        .assert_status(200)
+        .body;
     let fields = replaced["fields"].as_array().unwrap().clone();
     assert_eq!(fields.len(), 4);
     for (i, f) in fields.iter().enumerate() {
@@ -256,22 +276,19 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
         assert!(f["id"].as_str().unwrap().starts_with("fld_"));
     }
 
-    let (status, _, refused) = send(
-        &app,
-        Method::PUT,
-        path,
-        &key,
-        Some(json!([
-            {"type": "text", "name": "a"},
-            {"type": "checkbox"},
-            {"type": "label", "name": "x", "width_px": 100},
-            {"type": "text", "name": "a", "width_px": 5}
-        ])),
-    )
-    .await;
-    assert_eq!(status, 422, "{refused}");
+    let refused = admin
+        .put(
+            path,
+            json!([
+                {"type": "text", "name": "a"},
+                {"type": "checkbox"},
+                {"type": "label", "name": "x", "width_px": 100},
+                {"type": "text", "name": "a", "width_px": 5}
+            ]),
+        )
+        .await;
     assert_eq!(
-        field_names(&refused),
+        refused.invalid_fields(),
         [
             "fields[1].name",
             "fields[2].name",
@@ -280,15 +297,10 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
             "fields[3].name"
         ]
     );
-    let (status, _, bad_type) = send(
-        &app,
-        Method::PUT,
-        path,
-        &key,
-        Some(json!([{"type": "radio", "name": "a"}])),
-    )
-    .await;
-    assert_eq!(status, 422, "{bad_type}");
+    admin
+        .put(path, json!([{"type": "radio", "name": "a"}]))
+        .await
+        .assert_status(422);
     let unchanged: Value = app
         .get("/v1/interventions/discount_request", &key)
         .await
@@ -297,49 +309,30 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
         .unwrap();
     assert_eq!(unchanged["fields"], Value::Array(fields.clone()));
 
-    let (status, _, added) = send(
-        &app,
-        Method::POST,
-        path,
-        &key,
-        Some(json!({"type": "text", "name": "note", "ordinal": 0})),
-    )
-    .await;
-    assert_eq!(status, 201, "{added}");
+    let added = admin
+        .post(path, json!({"type": "text", "name": "note", "ordinal": 0}))
+        .await
+        .assert_status(201)
+        .body;
     assert_eq!(added["fields"][0]["name"], "note");
     assert_eq!(added["fields"][4]["name"], "accept");
-    let note = added["fields"][0]["id"].as_str().unwrap().to_owned();
-    let (status, _, clash) = send(
-        &app,
-        Method::POST,
-        path,
-        &key,
-        Some(json!({"type": "checkbox", "name": "note"})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&clash), ["name"]);
+    let note = format!("{path}/{}", added["fields"][0]["id"].as_str().unwrap());
+    let clash = admin
+        .post(path, json!({"type": "checkbox", "name": "note"}))
+        .await;
+    assert_eq!(clash.invalid_fields(), ["name"]);
 
-    let accept = fields[3]["id"].as_str().unwrap();
-    let (status, _, refused) = send(
-        &app,
-        Method::PATCH,
-        &format!("{path}/{accept}"),
-        &key,
-        Some(json!({"width_px": 100})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&refused), ["width_px"]);
-    let (status, _, changed) = send(
-        &app,
-        Method::PATCH,
-        &format!("{path}/{accept}"),
-        &key,
-        Some(json!({"label": "Approve {{order_price}}", "required": true})),
-    )
-    .await;
-    assert_eq!(status, 200, "{changed}");
+    let accept = format!("{path}/{}", fields[3]["id"].as_str().unwrap());
+    let refused = admin.patch(&accept, json!({"width_px": 100})).await;
+    assert_eq!(refused.invalid_fields(), ["width_px"]);
+    let changed = admin
+        .patch(
+            &accept,
+            json!({"label": "Approve {{order_price}}", "required": true}),
+        )
+        .await
+        .assert_status(200)
+        .body;
     assert_eq!(changed["fields"][4]["label"], "Approve {{order_price}}");
     assert_eq!(changed["fields"][4]["required"], true);
 
@@ -349,26 +342,15 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
         .iter()
         .map(|f| f["id"].as_str().unwrap().to_owned())
         .collect();
-    let (status, _, refused) = send(
-        &app,
-        Method::POST,
-        &format!("{path}/reorder"),
-        &key,
-        Some(json!({"field_ids": &ids[1..]})),
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(field_names(&refused), ["field_ids"]);
+    let reorder = format!("{path}/reorder");
+    let refused = admin.post(&reorder, json!({"field_ids": &ids[1..]})).await;
+    assert_eq!(refused.invalid_fields(), ["field_ids"]);
     let reversed: Vec<String> = ids.iter().rev().cloned().collect();
-    let (status, _, reordered) = send(
-        &app,
-        Method::POST,
-        &format!("{path}/reorder"),
-        &key,
-        Some(json!({"field_ids": reversed})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let reordered = admin
+        .post(&reorder, json!({"field_ids": reversed}))
+        .await
+        .assert_status(200)
+        .body;
     let now: Vec<&str> = reordered["fields"]
         .as_array()
         .unwrap()
@@ -377,34 +359,21 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
         .collect();
     assert_eq!(now, reversed);
 
-    let (status, _, removed) =
-        send(&app, Method::DELETE, &format!("{path}/{note}"), &key, None).await;
-    assert_eq!(status, 200);
+    let removed = admin.delete(&note).await.assert_status(200).body;
     assert_eq!(removed["fields"].as_array().unwrap().len(), 4);
     assert_eq!(removed["fields"][3]["ordinal"], 3);
-    let (status, _, gone) = send(&app, Method::DELETE, &format!("{path}/{note}"), &key, None).await;
     assert_eq!(
-        (status, gone["code"].as_str()),
+        admin.delete(&note).await.refusal(),
         (404, Some("field_not_found"))
     );
-    let (status, _, _) = send(
-        &app,
-        Method::DELETE,
-        &format!("{path}/fld_nope"),
-        &key,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions/unknown/fields",
-        &key,
-        Some(json!({"type": "hr"})),
-    )
-    .await;
-    assert_eq!(status, 404);
+    admin
+        .delete(&format!("{path}/fld_nope"))
+        .await
+        .assert_status(404);
+    admin
+        .post("/v1/interventions/unknown/fields", json!({"type": "hr"}))
+        .await
+        .assert_status(404);
 
     app.teardown().await;
 }
@@ -413,75 +382,51 @@ async fn fields_are_replaced_added_changed_removed_and_reordered_under_their_rul
 async fn templates_must_compile_and_the_private_one_stays() {
     let app = spawn_app().await;
     let key = app.admin_key();
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(status, 201);
+    let admin = Api::new(&app, &key);
+    admin.define("discount_request").await;
     let base = "/v1/interventions/discount_request/templates";
+    let (private, public) = (format!("{base}/private"), format!("{base}/public"));
 
-    let (status, _, refused) = send(
-        &app,
-        Method::PUT,
-        &format!("{base}/private"),
-        &key,
-        Some(json!({"body": "<p>Price</p>\n{% if data.accept %}never closed"})),
-    )
-    .await;
-    assert_eq!(status, 422, "{refused}");
+    let refused = admin
+        .put(
+            &private,
+            json!({"body": "<p>Price</p>\n{% if data.accept %}never closed"}),
+        )
+        .await
+        .assert_status(422)
+        .body;
     assert_eq!(refused["code"], "template_invalid");
     assert_eq!(refused["line"], 2);
     let listed: Value = app.get(base, &key).await.json().await.unwrap();
     assert_eq!(listed["data"], json!([]));
 
-    let private = "<p>{{ data.order_price }} {{ data.currency }}</p>";
-    let (status, _, stored) = send(
-        &app,
-        Method::PUT,
-        &format!("{base}/private"),
-        &key,
-        Some(json!({"body": private})),
-    )
-    .await;
-    assert_eq!(status, 200, "{stored}");
+    let source = "<p>{{ data.order_price }} {{ data.currency }}</p>";
+    let stored = admin
+        .put(&private, json!({"body": source}))
+        .await
+        .assert_status(200)
+        .body;
     assert_eq!(stored["templates"], json!(["private"]));
-    let (status, _, stored) = send(
-        &app,
-        Method::PUT,
-        &format!("{base}/public"),
-        &key,
-        Some(json!({"body": "We are looking at your discount."})),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let stored = admin
+        .put(&public, json!({"body": "We are looking at your discount."}))
+        .await
+        .assert_status(200)
+        .body;
     assert_eq!(stored["templates"], json!(["private", "public"]));
     let listed: Value = app.get(base, &key).await.json().await.unwrap();
     assert_eq!(listed["data"][0]["name"], "discount_request.private");
-    assert_eq!(listed["data"][0]["body"], private);
+    assert_eq!(listed["data"][0]["body"], source);
 
-    let (status, _, deleted) =
-        send(&app, Method::DELETE, &format!("{base}/public"), &key, None).await;
-    assert_eq!(status, 200);
+    let deleted = admin.delete(&public).await.assert_status(200).body;
     assert_eq!(deleted["templates"], json!(["private"]));
-    let (status, _, kept) =
-        send(&app, Method::DELETE, &format!("{base}/private"), &key, None).await;
     assert_eq!(
-        (status, kept["code"].as_str()),
+        admin.delete(&private).await.refusal(),
         (409, Some("template_required"))
     );
-    let (status, _, _) = send(
-        &app,
-        Method::PUT,
-        &format!("{base}/footer"),
-        &key,
-        Some(json!({"body": "x"})),
-    )
-    .await;
-    assert_eq!(status, 404);
+    admin
+        .put(&format!("{base}/footer"), json!({"body": "x"}))
+        .await
+        .assert_status(404);
 
     app.teardown().await;
 }
@@ -490,48 +435,27 @@ async fn templates_must_compile_and_the_private_one_stays() {
 async fn a_generated_remote_token_is_shown_once_and_may_create_tickets() {
     let app = spawn_app().await;
     let key = app.admin_key();
+    let admin = Api::new(&app, &key);
     let mut nameless = definition("no_remote");
     nameless["remote_name"] = Value::Null;
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(nameless),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, _, refused) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions/no_remote/remote_token",
-        &key,
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, refused["code"].as_str()),
-        (422, Some("remote_name_missing"))
-    );
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions/missing/remote_token",
-        &key,
-        None,
-    )
-    .await;
-    assert_eq!(status, 404);
+    admin
+        .post("/v1/interventions", nameless)
+        .await
+        .assert_status(201);
+    let refused = admin
+        .send(
+            Method::POST,
+            "/v1/interventions/no_remote/remote_token",
+            None,
+        )
+        .await;
+    assert_eq!(refused.refusal(), (422, Some("remote_name_missing")));
+    admin
+        .send(Method::POST, "/v1/interventions/missing/remote_token", None)
+        .await
+        .assert_status(404);
 
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(status, 201);
+    admin.define("discount_request").await;
     let path = "/v1/interventions/discount_request/remote_token";
     let idem = ulid::Ulid::new().to_string();
     let first = app.post(path, &key, Some(&idem), &json!({})).await;
@@ -588,29 +512,20 @@ async fn a_generated_remote_token_is_shown_once_and_may_create_tickets() {
 async fn the_panel_shows_open_payloads_with_label_tokens_resolved() {
     let app = spawn_app().await;
     let key = app.admin_key();
-    let (status, _, _) = send(
-        &app,
-        Method::POST,
-        "/v1/interventions",
-        &key,
-        Some(definition("discount_request")),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let (status, _, _) = send(
-        &app,
-        Method::PUT,
-        "/v1/interventions/discount_request/fields",
-        &key,
-        Some(json!([
-            {"type": "label", "label": "Price in {{currency}} for {{customer}}"},
-            {"type": "text", "name": "order_price", "label": "Order price ({{ order_price }}) {{title}}", "width_px": 80},
-            {"type": "hr"},
-            {"type": "checkbox", "name": "accept", "label": "Accept"}
-        ])),
-    )
-    .await;
-    assert_eq!(status, 200);
+    let admin = Api::new(&app, &key);
+    admin.define("discount_request").await;
+    admin
+        .put(
+            "/v1/interventions/discount_request/fields",
+            json!([
+                {"type": "label", "label": "Price in {{currency}} for {{customer}}"},
+                {"type": "text", "name": "order_price", "label": "Order price ({{ order_price }}) {{title}}", "width_px": 80},
+                {"type": "hr"},
+                {"type": "checkbox", "name": "accept", "label": "Accept"}
+            ]),
+        )
+        .await
+        .assert_status(200);
     let created = app.create_ticket(&key, &ticket_body("Discount")).await;
     assert_eq!(created.status(), 201);
     let ticket: Value = created.json().await.unwrap();
