@@ -34,13 +34,30 @@ impl StorageError {
 /// True when the error means the database is unreachable or the pool timed out, as opposed
 /// to a query or constraint error.
 pub fn is_unavailable(err: &DieselError) -> bool {
-    matches!(
-        err,
+    match err {
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _
-        ) | DieselError::BrokenTransactionManager
-    )
+            _,
+        )
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            is_operator_intervention(info.message())
+        }
+        _ => false,
+    }
+}
+
+/// The server ended or refused the session (SQLSTATE class 57P: a restart, a failover,
+/// `pg_terminate_backend`, start-up or shut-down in progress). diesel-async keeps only
+/// the message of these errors, not their code, so they are known by their (server
+/// default, English) text.
+fn is_operator_intervention(message: &str) -> bool {
+    const MESSAGES: [&str; 3] = [
+        "terminating connection",
+        "the database system is",
+        "canceling statement due to conflict with recovery",
+    ];
+    MESSAGES.iter().any(|m| message.starts_with(m))
 }
 
 /// Name of the violated constraint for a unique, foreign-key, check or exclusion violation.

@@ -19,7 +19,10 @@ pub use error::{StorageError, is_unavailable, violated_constraint};
 pub use inbox::{claim, purge_inbox};
 pub use migrate::{migrate, migrations_applied};
 pub use outbox::{enqueue, enqueue_all};
-pub use pool::{Conn, Pool, PooledConn, build_pool, connection, ping, report_pool_metrics};
+pub use pool::{
+    Conn, Durability, Pool, PooledConn, build_pool, build_pool_with, connection, ping,
+    report_pool_metrics,
+};
 pub use relay::{Relay, RelayError, RelaySettings};
 pub use settings::DatabaseSettings;
 pub use transaction::{TransactionBody, transaction};

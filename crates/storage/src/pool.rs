@@ -21,8 +21,22 @@ pub type Conn = AsyncPgConnection;
 /// A connection checked out of the [`Pool`]; derefs to [`Conn`] and returns on drop.
 pub type PooledConn = Object<AsyncPgConnection>;
 
-/// Builds the pool. Every connection runs `SET search_path TO "<schema>", public` when it is
-/// created, so each service's tables (and diesel's migration table) live in its own schema.
+/// How long a commit waits before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// A commit returns once it is on disk: what every exactly-once path needs (an
+    /// inbox claim, an outbox row, an idempotency record).
+    Durable,
+    /// A commit returns before its WAL is flushed (`synchronous_commit = off`): a crash
+    /// may forget the last few hundred milliseconds of commits, never corrupt anything.
+    /// Only for writes an at-least-once protocol repeats anyway when they are forgotten
+    /// (a delivery's lease or its success: the worst case is one more, duplicate, send).
+    Relaxed,
+}
+
+/// Builds the pool (commits [`Durability::Durable`]). Every connection runs `SET
+/// search_path TO "<schema>", public` when it is created, so each service's tables (and
+/// diesel's migration table) live in its own schema.
 /// Does not connect: a service starts while the database is down and reports not-ready.
 ///
 /// A checkout costs no round trip: a returned connection is reused unless it is closed or
@@ -30,15 +44,26 @@ pub type PooledConn = Object<AsyncPgConnection>;
 /// connection the server dropped since shows up as an error on its next query, which
 /// callers already treat as "database unavailable", and the pool then discards it.
 pub fn build_pool(settings: &DatabaseSettings) -> Result<Pool, StorageError> {
+    build_pool_with(settings, Durability::Durable)
+}
+
+/// [`build_pool`] with the given commit durability for every connection.
+pub fn build_pool_with(
+    settings: &DatabaseSettings,
+    durability: Durability,
+) -> Result<Pool, StorageError> {
     settings.validate()?;
-    let set_search_path = search_path_statement(settings);
+    let mut setup = search_path_statement(settings);
+    if durability == Durability::Relaxed {
+        setup.push_str("; SET synchronous_commit TO off");
+    }
     let mut config = ManagerConfig::<AsyncPgConnection>::default();
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
-        let set_search_path = set_search_path.clone();
+        let setup = setup.clone();
         Box::pin(async move {
             let mut conn = AsyncPgConnection::establish(url).await?;
-            conn.batch_execute(&set_search_path)
+            conn.batch_execute(&setup)
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)

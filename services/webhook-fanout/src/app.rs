@@ -7,7 +7,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use loopdesk_contracts::webhooks::COMMAND_NAMES;
 use loopdesk_messaging::{Binding, Broker, ConsumerSpec, spawn_consumer};
 use loopdesk_runtime::{Service, Startup};
-use loopdesk_storage::Pool;
+use loopdesk_storage::{Durability, Pool};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -50,8 +50,13 @@ impl Application {
 
         let delivery = &settings.delivery;
         let timeout = Duration::from_millis(delivery.attempt_timeout_ms);
+        // Leases and attempt records are repeated by the at-least-once protocol when a
+        // crash forgets them (one more, duplicate, send): their commits need not wait
+        // for the disk. Everything else (ingest's inbox, endpoint writes) stays durable.
+        let dispatch_pool =
+            loopdesk_storage::build_pool_with(&settings.database, Durability::Relaxed)?;
         let dispatcher = Dispatcher::new(
-            pool.clone(),
+            dispatch_pool,
             Sender::new(allow, timeout, secrets.clone()),
             schedule,
             DispatchSettings {
