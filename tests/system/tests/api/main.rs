@@ -13,6 +13,7 @@ mod intervention_e2e;
 mod intervention_flow;
 mod intervention_tokens;
 mod interventions;
+mod janitor;
 mod lifecycle;
 mod observability;
 mod openapi;

@@ -44,6 +44,37 @@ impl Running {
     }
 }
 
+/// A test that panics never reaches its teardown: its queues would stay on the broker,
+/// each holding file handles, until a few hundred of them exhaust it. Whatever the
+/// teardown did not take is stopped and its queues deleted here, on a thread of its own
+/// (this runs while the test's runtime unwinds, where nothing can be awaited).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.brokers.is_empty() {
+            return;
+        }
+        for stop in &self.stops {
+            stop.cancel();
+        }
+        let brokers = std::mem::take(&mut self.brokers);
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                for broker in &brokers {
+                    let deleted = broker.delete_declared_topology();
+                    let _ = tokio::time::timeout(Duration::from_secs(10), deleted).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
 /// A service crate's `Application`: the five are alike, but share no type.
 pub(super) trait Service: Sized {
     /// The service, in failure messages.

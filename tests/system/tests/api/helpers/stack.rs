@@ -307,12 +307,10 @@ impl TestApp {
     }
 
     /// Stops every service and deletes the test's database and broker objects.
-    pub async fn teardown(self) {
-        let Running {
-            brokers,
-            stops,
-            tasks,
-        } = self.running;
+    pub async fn teardown(mut self) {
+        let brokers = std::mem::take(&mut self.running.brokers);
+        let stops = std::mem::take(&mut self.running.stops);
+        let tasks = std::mem::take(&mut self.running.tasks);
         for stop in &stops {
             stop.cancel();
         }
