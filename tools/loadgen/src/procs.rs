@@ -23,18 +23,11 @@ pub fn usage(name: &str, pid: u32) -> Option<Usage> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())?;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     Some(Usage {
         name: name.to_owned(),
         pid,
         peak_rss_mb: hwm_kb / 1024.0,
-        // The kernel's USER_HZ is 100 on every Linux this runs on.
-        cpu_seconds: ticks / 100.0,
+        cpu_seconds: cpu_seconds(pid)?,
     })
 }
 
@@ -62,9 +55,12 @@ const ENGINES: &[(&str, &str)] = &[("postgres", "PostgreSQL"), ("beam.smp", "Rab
 /// CPU seconds of a process (user + system), `None` if it is gone.
 fn cpu_seconds(pid: u32) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after ')'.
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // The kernel's USER_HZ is 100 on every Linux this runs on.
     Some(ticks / 100.0)
 }
 
