@@ -1,5 +1,7 @@
 //! The inbox: a redelivered message is applied once.
 
+use std::collections::HashSet;
+
 use chrono::{Duration, Utc};
 use diesel::{ExpressionMethods, QueryDsl};
 use diesel_async::RunQueryDsl;
@@ -25,6 +27,27 @@ pub async fn claim(
         .execute(conn)
         .await?;
     Ok(inserted == 1)
+}
+
+/// [`claim`] for many messages of one consumer in one statement, inside the caller's
+/// transaction. Returns the ids claimed now (apply their effect); the others were
+/// already processed.
+pub async fn claim_all(
+    conn: &mut crate::Conn,
+    consumer: &str,
+    message_ids: &[&str],
+) -> diesel::QueryResult<HashSet<String>> {
+    let rows: Vec<_> = message_ids
+        .iter()
+        .map(|id| (inbox::consumer.eq(consumer), inbox::message_id.eq(*id)))
+        .collect();
+    let claimed: Vec<String> = diesel::insert_into(inbox::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(inbox::message_id)
+        .get_results(conn)
+        .await?;
+    Ok(claimed.into_iter().collect())
 }
 
 /// Deletes inbox rows processed more than `older_than` ago (retention); returns how many.

@@ -5,6 +5,7 @@
 //! Mechanism only: no service decides anything here.
 
 mod error;
+mod group;
 mod inbox;
 mod migrate;
 mod outbox;
@@ -16,7 +17,8 @@ mod settings;
 mod transaction;
 
 pub use error::{StorageError, is_unavailable, violated_constraint};
-pub use inbox::{claim, purge_inbox};
+pub use group::{GroupCommit, NoResult};
+pub use inbox::{claim, claim_all, purge_inbox};
 pub use migrate::{migrate, migrations_applied};
 pub use outbox::{enqueue, enqueue_all};
 pub use pool::{
