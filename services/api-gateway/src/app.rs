@@ -49,9 +49,10 @@ impl Application {
             ),
             idempotency: Idempotency::new(
                 pool.clone(),
+                &settings.database,
                 Duration::from_millis(settings.idempotency.lock_timeout_ms),
                 chrono::Duration::hours(settings.idempotency.retention_hours),
-            ),
+            )?,
             tickets: OwnerClient::new(
                 "ticket",
                 &settings.owners.tickets_url,

@@ -12,11 +12,14 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use loopdesk_contracts::Scope;
-use loopdesk_storage::Pool;
+use loopdesk_storage::{DatabaseSettings, Durability, GroupCommit, Pool, StorageError};
 use loopdesk_web::{Problem, problem::PROBLEM_JSON};
 use sha2::{Digest, Sha256};
 
+use self::batches::{NewKey, RecordedAnswer, Written};
 use crate::schema::idempotency_keys as keys;
+
+mod batches;
 
 /// Header carrying the key.
 pub const HEADER: &str = "Idempotency-Key";
@@ -26,6 +29,8 @@ pub const REPLAYED: &str = "Idempotent-Replayed";
 /// The idempotency store.
 pub struct Idempotency {
     pool: Pool,
+    claims: GroupCommit<NewKey, Written<bool>>,
+    answers: GroupCommit<RecordedAnswer, Written<()>>,
     lock_timeout: Duration,
     retention: chrono::Duration,
 }
@@ -102,8 +107,16 @@ pub struct Claim {
     key: String,
     /// Id of the resource being created.
     pub resource_id: String,
-    /// Id of the command message.
+    /// Id of the command message; empty when the request sends none.
     pub message_id: String,
+}
+
+impl Claim {
+    /// True when the request's effect is a command to its owner, which the owner applies
+    /// once per message id.
+    fn sends_command(&self) -> bool {
+        !self.message_id.is_empty()
+    }
 }
 
 #[derive(Queryable, Selectable)]
@@ -198,13 +211,30 @@ fn canonical_json(value: &serde_json::Value) -> String {
 }
 
 impl Idempotency {
-    /// A store over the gateway's pool.
-    pub fn new(pool: Pool, lock_timeout: Duration, retention: chrono::Duration) -> Self {
-        Self {
+    /// A store over the gateway's pool. Its answers go through a pool of its own that
+    /// commits without waiting for the disk (see `complete`), connecting as `database`
+    /// says. Starts its batch writers on the current runtime.
+    pub fn new(
+        pool: Pool,
+        database: &DatabaseSettings,
+        lock_timeout: Duration,
+        retention: chrono::Duration,
+    ) -> Result<Self, StorageError> {
+        // One writer task uses it, one connection at a time.
+        let answers_pool = loopdesk_storage::build_pool_with(
+            &DatabaseSettings {
+                max_connections: 1,
+                ..database.clone()
+            },
+            Durability::Relaxed,
+        )?;
+        Ok(Self {
+            claims: batches::claim_writer(pool.clone()),
+            answers: batches::answer_writer(answers_pool),
             pool,
             lock_timeout,
             retention,
-        }
+        })
     }
 
     /// Claims the key for this request, or says how to answer without executing.
@@ -214,40 +244,51 @@ impl Idempotency {
         req: &KeyedRequest,
         new_ids: impl FnOnce() -> (String, String),
     ) -> Result<Begin, Problem> {
-        let mut conn = self.pool.get().await.map_err(|_| unavailable())?;
         let (resource_id, message_id) = new_ids();
         let lock_until = Utc::now() + self.lock_timeout;
-        let tenant = req.scope.tenant.to_string();
-        let env = req.scope.env.as_str().to_owned();
-        let inserted = diesel::insert_into(keys::table)
-            .values((
-                keys::tenant.eq(&tenant),
-                keys::env.eq(&env),
-                keys::key.eq(&req.key),
-                keys::fingerprint.eq(&req.fingerprint),
-                keys::method.eq(&req.method),
-                keys::path.eq(&req.path),
-                keys::resource_id.eq(&resource_id),
-                keys::message_id.eq(&message_id),
-                keys::locked_until.eq(lock_until),
-            ))
-            .on_conflict_do_nothing()
-            .execute(&mut conn)
-            .await
-            .map_err(db_problem)?;
+        let fresh = NewKey {
+            tenant: req.scope.tenant.to_string(),
+            env: req.scope.env.as_str().to_owned(),
+            key: req.key.clone(),
+            fingerprint: req.fingerprint.clone(),
+            method: req.method.clone(),
+            path: req.path.clone(),
+            resource_id,
+            message_id,
+            locked_until: lock_until,
+        };
+        let inserted = match self.claims.submit(fresh.clone()).await {
+            Ok(Written::Done(inserted)) => inserted,
+            Ok(Written::Unavailable) => return Err(unavailable()),
+            Ok(Written::Failed) | Err(_) => {
+                let mut conn = self.pool.get().await.map_err(|_| unavailable())?;
+                batches::insert_key(&mut conn, &fresh)
+                    .await
+                    .map_err(db_problem)?
+            }
+        };
+        let NewKey {
+            tenant,
+            env,
+            key,
+            resource_id,
+            message_id,
+            ..
+        } = fresh;
         let claim = |resource_id, message_id| Claim {
             tenant: tenant.clone(),
             env: env.clone(),
-            key: req.key.clone(),
+            key: key.clone(),
             resource_id,
             message_id,
         };
-        if inserted == 1 {
+        if inserted {
             return Ok(Begin::Execute(claim(resource_id, message_id)));
         }
 
+        let mut conn = self.pool.get().await.map_err(|_| unavailable())?;
         let record: Record = keys::table
-            .find((&tenant, &env, &req.key))
+            .find((&tenant, &env, &key))
             .select(Record::as_select())
             .first(&mut conn)
             .await
@@ -275,7 +316,7 @@ impl Idempotency {
         }
         // The first attempt stalled (its gateway died mid-request): take the key over,
         // with a compare-and-set on the lock so only one retry wins.
-        let taken = diesel::update(keys::table.find((&tenant, &env, &req.key)))
+        let taken = diesel::update(keys::table.find((&tenant, &env, &key)))
             .filter(keys::locked_until.eq(record.locked_until))
             .filter(keys::response_status.is_null())
             .set(keys::locked_until.eq(lock_until))
@@ -319,27 +360,41 @@ impl Idempotency {
     }
 
     /// Records the answer of an executed request, for replays.
+    ///
+    /// The answer to a command sent to its owner goes into a batch that commits without
+    /// waiting for the disk: if a crash forgets it, a retry waits out the lock, then
+    /// re-sends the same command under the same message id, which the owner recognises
+    /// and answers with the same resource. A request without a command (its effect is
+    /// the gateway's own, e.g. a minted API key) has no such second chance: its answer
+    /// is recorded durably, on its own (these are rare).
     async fn complete(&self, claim: &Claim, answer: &Answer) {
-        let (status, body, location) = (
-            answer.status,
-            answer.body.as_str(),
-            answer.location.as_deref(),
-        );
-        let result = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            diesel::update(keys::table.find((&claim.tenant, &claim.env, &claim.key)))
-                .set((
-                    keys::response_status.eq(i32::from(status.as_u16())),
-                    keys::response_body.eq(body),
-                    keys::response_location.eq(location),
-                    keys::locked_until.eq(None::<chrono::DateTime<Utc>>),
-                    keys::completed_at.eq(Utc::now()),
-                ))
-                .execute(&mut conn)
+        let record = RecordedAnswer {
+            tenant: claim.tenant.clone(),
+            env: claim.env.clone(),
+            key: claim.key.clone(),
+            status: i32::from(answer.status.as_u16()),
+            body: answer.body.clone(),
+            location: answer.location.clone(),
+        };
+        let batched = if claim.sends_command() {
+            self.answers.submit(record.clone()).await.ok()
+        } else {
+            None
+        };
+        let result = match batched {
+            Some(Written::Done(())) => Ok(()),
+            // Tried once more on its own, durably: an unavailable batch may have met one
+            // stale connection, and a missing answer keeps retries waiting for the lock.
+            Some(Written::Unavailable | Written::Failed) | None => {
+                async {
+                    let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
+                    batches::record_answer(&mut conn, &record)
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
+            }
+        };
         if let Err(e) = result {
             // The effect stands; a retry waits out the lock, then re-sends the same
             // command, which the owner recognises and answers with the same resource.
