@@ -15,7 +15,7 @@ use crate::{
     apply::ApplyError,
     sla::policy,
     thread::{audit, respond},
-    tickets::{create, delete, transition, update},
+    tickets::{create_batch::BatchedCreates, delete, transition, update},
 };
 
 fn ticket(ticket: loopdesk_contracts::tickets::Ticket) -> TicketReply {
@@ -29,12 +29,15 @@ pub struct CommandHandler {
     pool: Pool,
     publisher: Publisher,
     relay: Relay,
+    creates: BatchedCreates,
 }
 
 impl CommandHandler {
-    /// A handler writing through `pool` and answering through `publisher`.
+    /// A handler writing through `pool` and answering through `publisher`; starts the
+    /// batch writer of creates, so call it on the runtime.
     pub fn new(pool: Pool, publisher: Publisher, relay: Relay) -> Arc<Self> {
         Arc::new(Self {
+            creates: BatchedCreates::start(pool.clone()),
             pool,
             publisher,
             relay,
@@ -49,7 +52,7 @@ impl CommandHandler {
     ) -> Result<TicketReply, ApplyError> {
         let pool = &self.pool;
         match command {
-            TicketCommand::Create(c) => Ok(ticket(create::apply(pool, scope, envelope, c).await?)),
+            TicketCommand::Create(c) => Ok(ticket(self.creates.apply(scope, envelope, c).await?)),
             TicketCommand::AddResponse(c) => Ok(TicketReply::Response {
                 response: Box::new(respond::apply(pool, scope, envelope, c).await?),
             }),

@@ -1,9 +1,13 @@
 //! SLA policies: one per tenant, env and priority, set through `ticket.set_sla_policy`.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::Utc;
 use diesel::{prelude::*, upsert::excluded};
 use diesel_async::RunQueryDsl;
-use loopdesk_contracts::{Scope, commands::SetSlaPolicy, responses::SlaPolicy, tickets::Priority};
+use loopdesk_contracts::{
+    Env, Scope, Tenant, commands::SetSlaPolicy, responses::SlaPolicy, tickets::Priority,
+};
 use loopdesk_messaging::Envelope;
 use loopdesk_storage::{Conn, Pool, claim};
 
@@ -12,12 +16,21 @@ use crate::{apply::ApplyError, schema::sla_policies, tickets::create::CONSUMER};
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sla_policies, check_for_backend(diesel::pg::Pg))]
 struct PolicyRow {
+    tenant: String,
+    env: String,
     priority: String,
     first_response_minutes: i32,
     resolution_minutes: i32,
 }
 
 impl PolicyRow {
+    fn scope(&self) -> Option<Scope> {
+        Some(Scope {
+            tenant: Tenant::parse(self.tenant.clone()).ok()?,
+            env: self.env.parse::<Env>().ok()?,
+        })
+    }
+
     fn into_policy(self) -> Option<SlaPolicy> {
         Some(SlaPolicy {
             priority: Priority::parse(&self.priority)?,
@@ -40,6 +53,33 @@ pub async fn find(
         .await
         .optional()?;
     Ok(row.and_then(PolicyRow::into_policy))
+}
+
+/// The policy of each `(scope, priority)` in `wanted` that has one, in one query.
+pub async fn find_all(
+    conn: &mut Conn,
+    wanted: &HashSet<(Scope, Priority)>,
+) -> QueryResult<HashMap<(Scope, Priority), SlaPolicy>> {
+    let tenants: HashSet<&str> = wanted.iter().map(|(s, _)| s.tenant.as_str()).collect();
+    let envs: HashSet<&str> = wanted.iter().map(|(s, _)| s.env.as_str()).collect();
+    let priorities: HashSet<&str> = wanted.iter().map(|(_, p)| p.as_str()).collect();
+    let rows: Vec<PolicyRow> = sla_policies::table
+        .filter(sla_policies::tenant.eq_any(tenants))
+        .filter(sla_policies::env.eq_any(envs))
+        .filter(sla_policies::priority.eq_any(priorities))
+        .select(PolicyRow::as_select())
+        .load(conn)
+        .await?;
+    // The filter matches every combination of the three lists: keep the wanted pairs.
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let scope = row.scope()?;
+            let policy = row.into_policy()?;
+            let key = (scope, policy.priority);
+            wanted.contains(&key).then_some((key, policy))
+        })
+        .collect())
 }
 
 /// Every policy of the scope, by priority.

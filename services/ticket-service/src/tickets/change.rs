@@ -194,8 +194,18 @@ impl Change {
 
 /// Records the creation in the status history (from nothing to `new`).
 pub async fn record_creation(conn: &mut Conn, ticket: &Ticket, actor: &Actor) -> QueryResult<()> {
-    diesel::insert_into(status_history::table)
-        .values(HistoryRow {
+    record_creations(conn, [(ticket, actor)]).await
+}
+
+/// [`record_creation`] of several tickets (each with the actor who created it), in one
+/// statement.
+pub async fn record_creations<'a>(
+    conn: &mut Conn,
+    created: impl IntoIterator<Item = (&'a Ticket, &'a Actor)>,
+) -> QueryResult<()> {
+    let rows: Vec<HistoryRow> = created
+        .into_iter()
+        .map(|(ticket, actor)| HistoryRow {
             ticket_id: ticket.id.to_string(),
             from_status: None,
             to_status: ticket.status.as_str().to_owned(),
@@ -203,6 +213,12 @@ pub async fn record_creation(conn: &mut Conn, ticket: &Ticket, actor: &Actor) ->
             actor: serde_json::to_value(actor).unwrap_or_default(),
             at: ticket.created_at,
         })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(status_history::table)
+        .values(&rows)
         .execute(conn)
         .await
         .map(|_| ())

@@ -1,15 +1,19 @@
 //! Applying `ticket.create`: the ticket row, its SLA targets, its first history entry, its
 //! inbox record and its `ticket.created` event commit together, or not at all.
+//!
+//! Plain creates arriving together are written in batches by [`super::create_batch`];
+//! this is the one-by-one path, for the others and for whatever a batch cannot settle.
 
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use loopdesk_contracts::{
     Actor, DomainError, FieldError, Scope,
     commands::CreateTicket,
     events::TICKET_CREATED,
     ids::TicketId,
+    responses::SlaPolicy,
     tickets::{Status, Ticket},
 };
-use loopdesk_messaging::Envelope;
+use loopdesk_messaging::{Envelope, OutgoingMessage};
 use loopdesk_storage::{Conn, Pool, claim, enqueue};
 
 use crate::{
@@ -39,25 +43,13 @@ pub async fn apply(
             if let Some(original) = command.ticket.follow_up_of {
                 check_follow_up(conn, scope, &original).await?;
             }
-            // PostgreSQL keeps microseconds: so does the ticket answered without a re-read.
-            let now = Utc::now().trunc_subsecs(6);
-            let mut row = TicketRow::new(scope, &command.ticket, now);
+            let now = creation_time();
             let sla = policy::find(conn, scope, command.ticket.priority).await?;
-            clock::apply_policy(&mut row, sla.as_ref());
-            // `ticket.created` is 1; each initial response's event follows it.
-            row.event_sequence += command.initial_responses.len() as i64;
+            let row = new_row(scope, &command, now, sla.as_ref());
             if store::insert(conn, &row).await? {
                 let ticket = row.into_ticket()?;
                 change::record_creation(conn, &ticket, &command.actor).await?;
-                let created = change::message(
-                    &ticket,
-                    &command.actor,
-                    event(TICKET_CREATED, serde_json::Map::new()),
-                    1,
-                    ticket.created_at,
-                    Some(request),
-                );
-                enqueue(conn, &created).await?;
+                enqueue(conn, &created_event(&ticket, &command.actor, request)).await?;
                 initial::post(conn, scope, &ticket, &command, request).await?;
                 // Initial responses move nothing on the ticket row itself: the ticket as
                 // stored is the one just inserted.
@@ -75,6 +67,40 @@ pub async fn apply(
         })
     })
     .await
+}
+
+/// The instant a ticket created now is stored with.
+pub fn creation_time() -> DateTime<Utc> {
+    // PostgreSQL keeps microseconds: so does the ticket answered without a re-read.
+    Utc::now().trunc_subsecs(6)
+}
+
+/// The row of the ticket `command` creates at `now`, with the targets of the scope's
+/// `sla` policy for its priority.
+pub fn new_row(
+    scope: &Scope,
+    command: &CreateTicket,
+    now: DateTime<Utc>,
+    sla: Option<&SlaPolicy>,
+) -> TicketRow {
+    let mut row = TicketRow::new(scope, &command.ticket, now);
+    clock::apply_policy(&mut row, sla);
+    // `ticket.created` is 1; each initial response's event follows it.
+    row.event_sequence += command.initial_responses.len() as i64;
+    row
+}
+
+/// The `ticket.created` event (sequence 1) of the just-stored `ticket`, caused by
+/// `request`.
+pub fn created_event(ticket: &Ticket, actor: &Actor, request: &Envelope) -> OutgoingMessage {
+    change::message(
+        ticket,
+        actor,
+        event(TICKET_CREATED, serde_json::Map::new()),
+        1,
+        ticket.created_at,
+        Some(request),
+    )
 }
 
 /// A follow-up links to a closed ticket of the same scope.

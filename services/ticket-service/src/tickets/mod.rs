@@ -2,6 +2,7 @@
 
 pub mod change;
 pub mod create;
+pub mod create_batch;
 pub mod cursor;
 pub mod delete;
 pub mod history;

@@ -1,7 +1,7 @@
 //! Reading and writing ticket rows. Queries are always scoped by tenant and env, so a
 //! ticket of another tenant is simply not found.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -209,6 +209,22 @@ pub async fn insert(conn: &mut Conn, row: &TicketRow) -> QueryResult<bool> {
         .execute(conn)
         .await?;
     Ok(inserted == 1)
+}
+
+/// Inserts new tickets in one statement and answers the ids inserted; an id that already
+/// exists is skipped. Give each id once: the answer names ids, not rows.
+pub async fn insert_all(conn: &mut Conn, rows: &[TicketRow]) -> QueryResult<HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let inserted: Vec<String> = diesel::insert_into(tickets::table)
+        .values(rows)
+        .on_conflict(tickets::id)
+        .do_nothing()
+        .returning(tickets::id)
+        .get_results(conn)
+        .await?;
+    Ok(inserted.into_iter().collect())
 }
 
 /// The ticket with this id in this scope; deleted tickets are not found.
