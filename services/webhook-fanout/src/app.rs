@@ -96,7 +96,7 @@ impl Application {
                 name: EVENT_CONSUMER.to_owned(),
                 bindings: vec![Binding::Event("ticket.#".to_owned())],
                 prefetch: None,
-                concurrency: settings.consumer.concurrency,
+                concurrency: settings.events.consumer_concurrency,
             },
             EventHandler::new(pool.clone(), dispatcher.clone()),
         );

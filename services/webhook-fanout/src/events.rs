@@ -1,5 +1,6 @@
 //! Received `ticket.*` events: stored once with the deliveries they fan out to (one
-//! transaction with the inbox record), listed for catch-up, purged after retention.
+//! transaction with the inbox record), listed for catch-up, purged after retention
+//! (with their deliveries).
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -15,6 +16,7 @@ use serde::Deserialize;
 
 use crate::{
     apply::ApplyError,
+    cascade,
     schema::{deliveries, endpoints, events},
     store::{StoreError, decode_cursor, paginate},
 };
@@ -94,7 +96,17 @@ pub async fn ingest(
     .await
 }
 
+/// Whether an endpoint subscribed to `event_types` receives events of `kind`: the filter
+/// names the type or `ticket.*`. The same test as `fan_out`'s query, for batches that
+/// match in memory.
+pub fn subscribed(event_types: &[String], kind: &str) -> bool {
+    event_types
+        .iter()
+        .any(|t| t == kind || t == ALL_TICKET_EVENTS)
+}
+
 async fn fan_out(conn: &mut Conn, head: &EventHead, now: DateTime<Utc>) -> QueryResult<usize> {
+    // Keep in step with `subscribed`.
     let targets: Vec<String> = endpoints::table
         .filter(endpoints::tenant.eq(head.tenant.as_str()))
         .filter(endpoints::env.eq(head.env.as_str()))
@@ -104,6 +116,8 @@ async fn fan_out(conn: &mut Conn, head: &EventHead, now: DateTime<Utc>) -> Query
                 .overlaps_with(vec![head.kind.clone(), ALL_TICKET_EVENTS.to_owned()]),
         )
         .select(endpoints::id)
+        // Held to commit: an endpoint delete waits for these deliveries (see `cascade`).
+        .for_key_share()
         .load(conn)
         .await?;
     let rows: Vec<_> = targets
@@ -176,19 +190,38 @@ pub async fn list(
     })
 }
 
+/// Most events purged by one transaction (with their deliveries and attempts).
+const PURGE_CHUNK: i64 = 500;
+
 /// Deletes events received more than `retention` ago that no delivery is still waiting
-/// on (their deliveries go with them); returns how many.
+/// on, with their deliveries and attempts; returns how many events.
 pub async fn purge(pool: &Pool, retention: chrono::Duration) -> Result<usize, StoreError> {
     let cutoff = Utc::now() - retention;
-    let mut conn = loopdesk_storage::connection(pool).await?;
-    let pending = deliveries::table
-        .filter(deliveries::status.eq("pending"))
-        .select(deliveries::event_id);
-    Ok(diesel::delete(
-        events::table
-            .filter(events::received_at.lt(cutoff))
-            .filter(events::id.ne_all(pending)),
-    )
-    .execute(&mut conn)
-    .await?)
+    // In chunks: a day's events may carry millions of deliveries.
+    let mut purged = 0;
+    loop {
+        let deleted = loopdesk_storage::transaction(pool, async |conn| {
+            cascade::delete_old_events(conn, cutoff, PURGE_CHUNK).await
+        })
+        .await?;
+        purged += deleted;
+        if deleted < PURGE_CHUNK as usize {
+            return Ok(purged);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_receives_the_types_it_names_or_every_ticket_event() {
+        let named = vec!["ticket.created".to_owned(), "ticket.closed".to_owned()];
+        assert!(subscribed(&named, "ticket.created"));
+        assert!(!subscribed(&named, "ticket.updated"));
+        let all = vec![ALL_TICKET_EVENTS.to_owned()];
+        assert!(subscribed(&all, "ticket.updated"));
+        assert!(!subscribed(&[], "ticket.updated"));
+    }
 }

@@ -1,5 +1,6 @@
 //! The event consumer: every `ticket.*` event becomes one stored event and one pending
-//! delivery per matching endpoint, then the dispatcher is woken.
+//! delivery per matching endpoint (written in batches with the events handled at the
+//! same time), then the dispatcher is woken.
 
 use std::sync::Arc;
 
@@ -8,19 +9,24 @@ use loopdesk_storage::Pool;
 
 use crate::{
     dispatch::Dispatcher,
-    events::{self, EventHead},
+    events::EventHead,
+    ingest_batch::{Arrival, EventWriter},
 };
 
 /// Handles every message on webhook-fanout's event queue.
 pub struct EventHandler {
-    pool: Pool,
+    writer: EventWriter,
     dispatcher: Dispatcher,
 }
 
 impl EventHandler {
-    /// A handler storing into `pool` and waking `dispatcher`.
+    /// A handler storing into `pool` (starting its batch writer on the current runtime)
+    /// and waking `dispatcher`.
     pub fn new(pool: Pool, dispatcher: Dispatcher) -> Arc<Self> {
-        Arc::new(Self { pool, dispatcher })
+        Arc::new(Self {
+            writer: EventWriter::start(pool),
+            dispatcher,
+        })
     }
 }
 
@@ -41,24 +47,23 @@ impl Handler for EventHandler {
                 };
             }
         };
-        match events::ingest(
-            &self.pool,
-            &envelope.message_id,
-            &head,
-            body,
-            envelope.traceparent.as_deref(),
-        )
-        .await
-        {
+        let id = head.id;
+        let arrival = Arrival {
+            message_id: envelope.message_id.clone(),
+            head,
+            body: body.to_owned(),
+            traceparent: envelope.traceparent.clone(),
+        };
+        match self.writer.ingest(arrival).await {
             Ok(created) => {
                 if created > 0 {
                     self.dispatcher.notify();
                 }
-                tracing::debug!(event = %head.id, deliveries = created, "event fanned out");
+                tracing::debug!(event = %id, deliveries = created, "event fanned out");
                 Outcome::Ack
             }
             Err(e) => {
-                tracing::warn!(error = %e, event = %head.id, "event not stored");
+                tracing::warn!(error = %e, event = %id, "event not stored");
                 e.outcome()
             }
         }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod apply;
+pub mod cascade;
 pub mod commands;
 pub mod deliveries;
 pub mod dispatch;
@@ -12,12 +13,15 @@ pub mod endpoints;
 pub mod events;
 pub mod http;
 pub mod ingest;
+pub mod ingest_batch;
 pub mod owner;
 pub mod schema;
 pub mod secrets;
 pub mod settings;
 pub mod signing;
 pub mod store;
+#[cfg(test)]
+mod testing;
 
 pub use app::Application;
 pub use settings::Settings;

@@ -27,7 +27,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// RabbitMQ.
     pub broker: BrokerSettings,
-    /// Command and event consumers.
+    /// The command consumer (the event consumer's is `events.consumer_concurrency`).
     pub consumer: ConsumerSettings,
     /// Processed-message records.
     pub inbox: InboxSettings,
@@ -85,11 +85,14 @@ pub struct OutboundSettings {
     pub allow_http: bool,
 }
 
-/// Event retention.
+/// Received events.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EventSettings {
     /// How long received events are kept.
     pub retention_hours: i64,
+    /// Events handled at once (at most the broker prefetch): the events in hand while
+    /// one batch is written make up the next one.
+    pub consumer_concurrency: usize,
 }
 
 impl Settings {
@@ -168,6 +171,12 @@ impl Validate for Settings {
             delivery.failure_disable_after_ms,
             1,
             u64::MAX,
+        )?;
+        require_range(
+            "events.consumer_concurrency",
+            self.events.consumer_concurrency,
+            1,
+            1000,
         )?;
         require_range(
             "events.retention_hours",

@@ -159,7 +159,8 @@ pub async fn claim(
     Ok(claimed
         .into_iter()
         .filter_map(|c| {
-            // Both rows exist (foreign keys); a concurrent delete just drops the job.
+            // Both rows exist (deleting either deletes its deliveries in the same
+            // transaction); a concurrent delete just drops the job.
             let endpoint = endpoint_rows.iter().find(|e| e.id == c.endpoint_id)?;
             let event = event_rows.iter().find(|e| e.id == c.event_id)?;
             Some(Job {

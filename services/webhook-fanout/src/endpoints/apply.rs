@@ -14,6 +14,7 @@ use loopdesk_storage::{Conn, claim};
 
 use crate::{
     apply::ApplyError,
+    cascade,
     endpoints::{
         store::{self, EndpointRow},
         validate::Checks,
@@ -146,7 +147,7 @@ fn apply_patch(row: &mut EndpointRow, patch: EndpointPatch) {
     }
 }
 
-/// Deletes the endpoint with its deliveries.
+/// Deletes the endpoint with its deliveries and their attempts.
 pub async fn delete(
     owner: &Owner,
     scope: &Scope,
@@ -159,6 +160,7 @@ pub async fn delete(
             diesel::delete(crate::schema::endpoints::table.find(&row.id))
                 .execute(conn)
                 .await?;
+            cascade::delete_endpoint_deliveries(conn, &row.id).await?;
         }
         Ok(WebhookReply::Deleted { id: *id })
     })

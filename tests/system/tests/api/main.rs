@@ -3,12 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod batched_creates;
 mod contracts;
 mod deliveries;
 mod epilogs;
 mod events;
+mod fanout_batches;
 mod helpers;
 mod idempotency;
+mod idempotency_batches;
 mod intervention_e2e;
 mod intervention_flow;
 mod intervention_tokens;
