@@ -4,6 +4,7 @@
 //!
 //! Mechanism only: no service decides anything here.
 
+mod cached;
 mod error;
 mod group;
 mod inbox;
@@ -16,6 +17,7 @@ mod schema;
 mod settings;
 mod transaction;
 
+pub use cached::{Bound, CachedSqlQuery, NoBinds, SessionPool, cached_sql_query};
 pub use error::{StorageError, is_unavailable, violated_constraint};
 pub use group::{GroupCommit, NoResult};
 pub use inbox::{claim, claim_all, purge_inbox};
