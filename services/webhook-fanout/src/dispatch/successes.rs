@@ -4,12 +4,9 @@
 //! delivery marked succeeded (only if this attempt still holds it) and the endpoint's
 //! failure streak cleared. Failures take the one-by-one path in `record`.
 
-use diesel::{
-    sql_query,
-    sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz},
-};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
-use loopdesk_storage::{GroupCommit, Pool};
+use loopdesk_storage::{GroupCommit, SessionPool, cached_sql_query};
 
 use crate::dispatch::{AttemptReport, claim::Job};
 
@@ -21,7 +18,10 @@ const MAX_BATCH: usize = 512;
 /// lock makes last: a delete of the delivery (see `cascade`) waits for this statement,
 /// or this statement finds it gone. The update goes through `kept` so that every row is
 /// locked before it is updated (a row this statement has updated can no longer be
-/// locked by it, and would lose its attempt).
+/// locked by it, and would lose its attempt). Each connection prepares it once and plans
+/// it for every batch, by index only (see `PLANNING`): the generic plan PostgreSQL would
+/// settle on while the tables are empty scans `deliveries` whole (14 ms for a batch of 14
+/// once it holds 30,000 rows).
 const RECORD_SUCCESSES: &str = "
 WITH done AS (
     SELECT * FROM unnest($1::text[], $2::int[], $3::timestamptz[], $4::int[], $5::bigint[], $6::text[])
@@ -61,7 +61,7 @@ pub struct Successes {
 
 impl Successes {
     /// Starts the writer over `pool` (on the current runtime).
-    pub fn start(pool: Pool) -> Self {
+    pub fn start(pool: SessionPool) -> Self {
         let batches = GroupCommit::start(
             "webhook-fanout.successes",
             MAX_BATCH,
@@ -94,8 +94,8 @@ impl Successes {
     }
 }
 
-async fn write(pool: &Pool, batch: &[Success]) -> diesel::QueryResult<()> {
-    let mut conn = loopdesk_storage::connection(pool).await?;
+async fn write(pool: &SessionPool, batch: &[Success]) -> diesel::QueryResult<()> {
+    let mut conn = pool.connection().await?;
     let ids: Vec<&str> = batch.iter().map(|p| p.delivery_id.as_str()).collect();
     let attempts: Vec<i32> = batch.iter().map(|p| p.attempt).collect();
     let at: Vec<_> = batch.iter().map(|p| p.report.attempted_at).collect();
@@ -105,7 +105,7 @@ async fn write(pool: &Pool, batch: &[Success]) -> diesel::QueryResult<()> {
         .collect();
     let latency: Vec<i64> = batch.iter().map(|p| p.report.latency_ms).collect();
     let excerpt: Vec<Option<&str>> = batch.iter().map(|p| p.report.excerpt.as_deref()).collect();
-    sql_query(RECORD_SUCCESSES)
+    cached_sql_query(RECORD_SUCCESSES)
         .bind::<Array<Text>, _>(ids)
         .bind::<Array<Integer>, _>(attempts)
         .bind::<Array<Timestamptz>, _>(at)
@@ -127,6 +127,10 @@ mod tests {
     use super::*;
     use crate::{
         cascade,
+        dispatch::{
+            PLANNING,
+            tests::{one_connection, prepared},
+        },
         schema::endpoints,
         testing::{
             add_endpoint, commit, count, dangling, database, open_transaction,
@@ -152,7 +156,7 @@ mod tests {
     }
 
     /// One event and its delivery per `(delivery id, endpoint, status, attempts)`.
-    async fn add_deliveries(pool: &Pool, rows: &[(&str, &str, &str, i32)]) {
+    async fn add_deliveries(pool: &loopdesk_storage::Pool, rows: &[(&str, &str, &str, i32)]) {
         let mut conn = loopdesk_storage::connection(pool).await.unwrap();
         let mut statements = String::new();
         for (id, endpoint, status, attempts) in rows {
@@ -192,7 +196,9 @@ mod tests {
             success("dlv_overtaken", 2),
             success("dlv_done", 1),
         ];
-        write(&pool, &batch).await.unwrap();
+        write(&SessionPool::new(pool.clone(), PLANNING), &batch)
+            .await
+            .unwrap();
         // Every attempt is kept; only the one still holding its delivery moves it.
         assert_eq!(count(&pool, "delivery_attempts WHERE succeeded").await, 3);
         assert_eq!(
@@ -234,13 +240,36 @@ mod tests {
         let success = success("dlv_1", 1);
         let recording = tokio::spawn({
             let pool = pool.clone();
-            async move { write(&pool, &[success]).await }
+            async move { write(&SessionPool::new(pool, PLANNING), &[success]).await }
         });
         someone_waits_for_a_lock(&pool).await;
         commit(deleting).await;
         recording.await.unwrap().unwrap();
         assert_eq!(count(&pool, "delivery_attempts").await, 0);
         assert_eq!(dangling(&pool).await, 0);
+        pool.close();
+        test.drop_database().await;
+    }
+
+    #[tokio::test]
+    async fn the_batch_statement_is_prepared_once_per_connection_and_planned_for_each_batch() {
+        let (test, pool) = one_connection().await;
+        let planned = SessionPool::new(pool.clone(), PLANNING);
+        add_endpoint(&pool, "whe_1", "acme", "test", &["ticket.*"], true).await;
+        let ids: Vec<String> = (0..7).map(|i| format!("dlv_{i}")).collect();
+        let rows: Vec<_> = ids
+            .iter()
+            .map(|id| (id.as_str(), "whe_1", "pending", 1))
+            .collect();
+        add_deliveries(&pool, &rows).await;
+        for id in &ids {
+            write(&planned, &[success(id, 1)]).await.unwrap();
+        }
+        assert_eq!(
+            count(&pool, "deliveries WHERE status = 'succeeded'").await,
+            7
+        );
+        assert_eq!(prepared(&pool, RECORD_SUCCESSES).await, (1, 7, 0));
         pool.close();
         test.drop_database().await;
     }

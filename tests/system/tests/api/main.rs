@@ -6,6 +6,7 @@ mod auth;
 mod batched_creates;
 mod contracts;
 mod deliveries;
+mod dispatch_batches;
 mod epilogs;
 mod events;
 mod fanout_batches;
