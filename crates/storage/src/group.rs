@@ -72,8 +72,10 @@ async fn write_batches<T, R, W, Fut>(
     mut incoming: mpsc::UnboundedReceiver<Waiting<T, R>>,
     write: W,
 ) where
+    T: Send + 'static,
+    R: Send + 'static,
     W: Fn(Vec<T>) -> Fut,
-    Fut: Future<Output = Vec<R>>,
+    Fut: Future<Output = Vec<R>> + Send + 'static,
 {
     let mut batch = Vec::with_capacity(max_batch);
     while incoming.recv_many(&mut batch, max_batch).await > 0 {
@@ -83,7 +85,15 @@ async fn write_batches<T, R, W, Fut>(
             .map(|Waiting { item, done }| (item, done))
             .unzip();
         let expected = items.len();
-        let results = write(items).await;
+        // On a task of its own, so a panicking batch fails its callers (they get
+        // `NoResult`) and the writer goes on with the next.
+        let results = match tokio::spawn(write(items)).await {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::error!(writer = name, %error, "a group-commit batch failed");
+                continue;
+            }
+        };
         if results.len() != expected {
             // A bug in `write`: nobody gets a result rather than someone the wrong one.
             tracing::error!(
@@ -143,6 +153,16 @@ mod tests {
             (3..20).contains(&used),
             "20 items in batches of at most 8 took {used} batches"
         );
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_panics_fails_its_callers_and_the_writer_goes_on() {
+        let picky = GroupCommit::start("picky", 1, |items: Vec<u32>| async move {
+            assert!(!items.contains(&13), "unlucky");
+            items
+        });
+        assert_eq!(picky.submit(13).await, Err(NoResult("picky")));
+        assert_eq!(picky.submit(7).await, Ok(7));
     }
 
     #[tokio::test]

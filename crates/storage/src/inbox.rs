@@ -31,7 +31,8 @@ pub async fn claim(
 
 /// [`claim`] for many messages of one consumer in one statement, inside the caller's
 /// transaction. Returns the ids claimed now (apply their effect); the others were
-/// already processed.
+/// already processed. An id given twice comes back once: the caller keeps one of the
+/// copies (the set cannot say which claimed it).
 pub async fn claim_all(
     conn: &mut crate::Conn,
     consumer: &str,
