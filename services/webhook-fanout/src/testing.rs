@@ -97,17 +97,24 @@ pub async fn delivered_to(pool: &Pool, event_id: &str) -> Vec<String> {
         .unwrap()
 }
 
-/// A connection of its own with a transaction open: what another instance's delete
-/// looks like half-way.
-pub async fn open_transaction(pool: &Pool) -> PooledConn {
+/// Another instance half-way through deleting endpoint `id`: the endpoint and its
+/// deliveries deleted on a connection of its own, not yet committed.
+pub async fn begin_endpoint_delete(pool: &Pool, id: &str) -> PooledConn {
     let mut conn = loopdesk_storage::connection(pool).await.unwrap();
     diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, "BEGIN")
+        .await
+        .unwrap();
+    diesel::delete(endpoints::table.find(id))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    crate::cascade::delete_endpoint_deliveries(&mut conn, id)
         .await
         .unwrap();
     conn
 }
 
-/// Commits what [`open_transaction`] opened.
+/// Commits what [`begin_endpoint_delete`] began.
 pub async fn commit(mut conn: PooledConn) {
     diesel_async::SimpleAsyncConnection::batch_execute(&mut *conn, "COMMIT")
         .await

@@ -121,19 +121,16 @@ async fn write(pool: &SessionPool, batch: &[Success]) -> diesel::QueryResult<()>
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use diesel::prelude::*;
-    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    use diesel_async::SimpleAsyncConnection;
 
     use super::*;
     use crate::{
-        cascade,
         dispatch::{
             PLANNING,
             tests::{one_connection, prepared},
         },
-        schema::endpoints,
         testing::{
-            add_endpoint, commit, count, dangling, database, open_transaction,
+            add_endpoint, begin_endpoint_delete, commit, count, dangling, database,
             someone_waits_for_a_lock,
         },
     };
@@ -228,14 +225,7 @@ mod tests {
         add_deliveries(&pool, &[("dlv_1", "whe_doomed", "pending", 1)]).await;
         assert_eq!(count(&pool, "deliveries").await, 1);
         // The endpoint and its deliveries are being deleted, not yet committed.
-        let mut deleting = open_transaction(&pool).await;
-        diesel::delete(endpoints::table.find("whe_doomed"))
-            .execute(&mut *deleting)
-            .await
-            .unwrap();
-        cascade::delete_endpoint_deliveries(&mut deleting, "whe_doomed")
-            .await
-            .unwrap();
+        let deleting = begin_endpoint_delete(&pool, "whe_doomed").await;
 
         let success = success("dlv_1", 1);
         let recording = tokio::spawn({

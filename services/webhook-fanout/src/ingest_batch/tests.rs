@@ -11,10 +11,9 @@ use serde_json::json;
 
 use super::*;
 use crate::{
-    cascade,
     schema::deliveries,
     testing::{
-        add_endpoint, commit, dangling, database, delivered_to, open_transaction,
+        add_endpoint, begin_endpoint_delete, commit, dangling, database, delivered_to,
         someone_waits_for_a_lock,
     },
 };
@@ -229,14 +228,7 @@ async fn a_fan_out_racing_an_endpoint_delete_leaves_no_delivery_behind() {
         add_endpoint(&pool, "whe_doomed", "acme", "test", &["ticket.*"], true).await;
         add_endpoint(&pool, "whe_kept", "acme", "test", &["ticket.*"], true).await;
         // Another instance deletes the endpoint and its deliveries, and has not committed.
-        let mut deleting = open_transaction(&pool).await;
-        diesel::delete(endpoints::table.find("whe_doomed"))
-            .execute(&mut *deleting)
-            .await
-            .unwrap();
-        cascade::delete_endpoint_deliveries(&mut deleting, "whe_doomed")
-            .await
-            .unwrap();
+        let deleting = begin_endpoint_delete(&pool, "whe_doomed").await;
 
         let event = EventId::generate();
         let fan_out = tokio::spawn({

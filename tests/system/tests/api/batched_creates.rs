@@ -13,21 +13,22 @@ use diesel::{QueryableByName, sql_query, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use loopdesk_auth::Ability;
 use loopdesk_contracts::{
-    Actor, ActorKind, Env,
-    commands::{CREATE_TICKET, CreateTicket, TicketCommand, TicketReply},
-    ids::{MessageId, TicketId},
-    tickets::{NewTicket, Priority, Requester, Ticket},
+    Env,
+    commands::TicketReply,
+    ids::TicketId,
+    tickets::{Priority, Ticket},
 };
 use loopdesk_messaging::{
-    ConsumerSpec, Delivery, Envelope, Handler, Outcome, OutgoingMessage, Route, declare_consumer,
-    spawn_consumer,
+    ConsumerSpec, Delivery, Handler, Outcome, OutgoingMessage, declare_consumer, spawn_consumer,
 };
 use loopdesk_testkit::wait_until;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
 use crate::{
-    helpers::{Options, TENANT, TestApp, spawn_app, spawn_app_with, ticket_body},
+    helpers::{
+        Options, TENANT, TestApp, create_ticket_command, spawn_app, spawn_app_with, ticket_body,
+    },
     steps::events_by_ticket,
 };
 
@@ -252,33 +253,10 @@ fn stop_ticket_service(app: &TestApp) {
 
 /// A plain `ticket.create` of `id` for the default tenant, answered to `replies`.
 fn create_message(id: TicketId, replies: &Replies) -> OutgoingMessage {
-    let command = TicketCommand::Create(CreateTicket {
-        ticket: NewTicket {
-            id,
-            subject: "Sent straight to the ticket service".into(),
-            description: String::new(),
-            requester: Requester {
-                email: "ann@example.com".into(),
-                name: None,
-            },
-            priority: Priority::High,
-            queue: "general".into(),
-            tags: vec![],
-            source: "api".into(),
-            metadata: Default::default(),
-            follow_up_of: None,
-        },
-        actor: Actor {
-            kind: ActorKind::System,
-            id: "test".into(),
-            key_id: None,
-        },
-        initial_responses: vec![],
-    });
-    let mut envelope = Envelope::new(CREATE_TICKET, TENANT, "test");
-    envelope.message_id = MessageId::generate().to_string();
-    envelope.reply_to = Some(replies.queue.clone());
-    OutgoingMessage::json(Route::Command(CREATE_TICKET.into()), envelope, &command).unwrap()
+    let mut message =
+        create_ticket_command(id, "Sent straight to the ticket service", Priority::High);
+    message.envelope.reply_to = Some(replies.queue.clone());
+    message
 }
 
 /// The replies to the commands a test sends, collected from a queue of its own (an

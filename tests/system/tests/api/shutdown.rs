@@ -14,21 +14,20 @@ use std::{
 use diesel::{QueryableByName, sql_query, sql_types::BigInt};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use loopdesk_contracts::{
-    Actor, ActorKind,
-    commands::{ALL_TICKET_COMMANDS, CREATE_TICKET, CreateTicket, TicketCommand},
-    events::TicketEvent,
-    ids::{MessageId, TicketId},
-    tickets::{NewTicket, Priority, Requester},
+    commands::ALL_TICKET_COMMANDS, events::TicketEvent, ids::TicketId, tickets::Priority,
 };
 use loopdesk_messaging::{
-    Binding, Broker, ConsumerSpec, Delivery, Envelope, Handler, Outcome, OutgoingMessage, Route,
-    declare_consumer, spawn_consumer,
+    Binding, Broker, ConsumerSpec, Delivery, Handler, Outcome, OutgoingMessage, declare_consumer,
+    spawn_consumer,
 };
 use loopdesk_testkit::{TestDatabase, amqp_url, unique_prefix, wait_until};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{SECRET, TENANT, TOKEN_PRIVATE_KEY, TOKEN_PUBLIC_KEY, WEBHOOK_ENCRYPTION_KEY};
+use crate::helpers::{
+    SECRET, TENANT, TOKEN_PRIVATE_KEY, TOKEN_PUBLIC_KEY, WEBHOOK_ENCRYPTION_KEY,
+    create_ticket_command,
+};
 
 const DRAIN_KEY: &str = "LOOPDESK_SHUTDOWN__DRAIN_TIMEOUT_SECS";
 
@@ -155,7 +154,10 @@ async fn sigterm_stops_the_real_binary_within_its_drain_bound_and_loses_nothing(
     );
     waiting_on_the_lock(&db, 1).await;
     let tickets: Vec<TicketId> = (0..IN_FLIGHT).map(|_| TicketId::generate()).collect();
-    let commands: Vec<OutgoingMessage> = tickets.iter().map(|id| create(*id)).collect();
+    let commands: Vec<OutgoingMessage> = tickets
+        .iter()
+        .map(|id| create_ticket_command(*id, "Sent before SIGTERM", Priority::Normal))
+        .collect();
     broker.publisher().publish_all(&commands).await.unwrap();
     // The HTTP request and at least one command are in flight, stuck.
     waiting_on_the_lock(&db, 2).await;
@@ -421,36 +423,6 @@ fn vars_for(db: &TestDatabase, prefix: &str) -> HashMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-/// A `ticket.create` command for ticket `id`, as the gateway sends it.
-fn create(id: TicketId) -> OutgoingMessage {
-    let command = TicketCommand::Create(CreateTicket {
-        ticket: NewTicket {
-            id,
-            subject: "Sent before SIGTERM".into(),
-            description: String::new(),
-            requester: Requester {
-                email: "ann@example.com".into(),
-                name: None,
-            },
-            priority: Priority::Normal,
-            queue: "general".into(),
-            tags: vec![],
-            source: "api".into(),
-            metadata: Default::default(),
-            follow_up_of: None,
-        },
-        actor: Actor {
-            kind: ActorKind::System,
-            id: "test".into(),
-            key_id: None,
-        },
-        initial_responses: vec![],
-    });
-    let mut envelope = Envelope::new(CREATE_TICKET, TENANT, "test");
-    envelope.message_id = MessageId::generate().to_string();
-    OutgoingMessage::json(Route::Command(CREATE_TICKET.into()), envelope, &command).unwrap()
 }
 
 /// The ids of the tickets `ticket.created` events announce from now on.

@@ -4,8 +4,11 @@
 use std::{sync::Arc, time::Duration};
 
 use loopdesk_contracts::{
+    Actor, ActorKind,
+    commands::{CREATE_TICKET, CreateTicket, TicketCommand},
     ids::{EventId, InterventionPayloadId, MessageId, TicketId},
     interventions::OPEN_PAYLOAD,
+    tickets::{NewTicket, Priority, Requester},
 };
 use loopdesk_messaging::{
     Binding, ConsumerSpec, Delivery, Envelope, Handler, Outcome, OutgoingMessage, Route, RpcClient,
@@ -147,4 +150,35 @@ impl Handler for Tap {
         self.0.lock().await.push(delivery.clone());
         Outcome::Ack
     }
+}
+
+/// A plain `ticket.create` of ticket `id` for the default tenant, as the gateway sends it
+/// (a fresh message id, no reply queue).
+pub fn create_ticket_command(id: TicketId, subject: &str, priority: Priority) -> OutgoingMessage {
+    let command = TicketCommand::Create(CreateTicket {
+        ticket: NewTicket {
+            id,
+            subject: subject.into(),
+            description: String::new(),
+            requester: Requester {
+                email: "ann@example.com".into(),
+                name: None,
+            },
+            priority,
+            queue: "general".into(),
+            tags: vec![],
+            source: "api".into(),
+            metadata: Default::default(),
+            follow_up_of: None,
+        },
+        actor: Actor {
+            kind: ActorKind::System,
+            id: "test".into(),
+            key_id: None,
+        },
+        initial_responses: vec![],
+    });
+    let mut envelope = Envelope::new(CREATE_TICKET, TENANT, "test");
+    envelope.message_id = MessageId::generate().to_string();
+    OutgoingMessage::json(Route::Command(CREATE_TICKET.into()), envelope, &command).unwrap()
 }

@@ -12,7 +12,7 @@ use loopdesk_auth::{Ability, MintRequest};
 use loopdesk_contracts::{Env, Tenant};
 use serde_json::Value;
 
-pub use broker::EventTap;
+pub use broker::{EventTap, create_ticket_command};
 pub use stack::{Options, TestApp, spawn_app, spawn_app_with};
 
 /// The signing secret of test keys (32+ bytes).
